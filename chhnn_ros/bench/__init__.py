@@ -1,0 +1,1 @@
+"""chhnn_ros.bench"""
