@@ -1,0 +1,90 @@
+"""Metaplastic Adam (Laborieux et al. 2021), adapted to real-valued synapses.
+
+Written by hand because no maintained library ships it.  For every weight in
+a *metaplastic* group, an update that would shrink |w| is multiplied by
+f(m·|w|); an update that grows |w| passes unchanged.  Large (consolidated)
+weights therefore resist being unlearned while small ones stay plastic.
+``m = 0`` turns it into plain Adam (the ablation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+
+META_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "exp": lambda z: torch.exp(-z),
+    "tanh": lambda z: 1.0 - torch.tanh(z) ** 2,
+    "sigmoid": lambda z: 2.0 / (1.0 + torch.exp(z)),
+}
+
+
+def meta_factor(weight: torch.Tensor, update: torch.Tensor, m: float, fn: str = "exp") -> torch.Tensor:
+    """Multiplier for ``update`` (the quantity *subtracted* from ``weight``)."""
+    shrinks = (weight * update) > 0  # same sign: the step moves w toward 0
+    return torch.where(shrinks, META_FUNCTIONS[fn](m * weight.abs()), 1.0)
+
+
+class MetaplasticAdam(torch.optim.Optimizer):
+    """Adam (or SGD with momentum, ``betas[1] = 0``) whose groups with ``meta > 0``
+    apply :func:`meta_factor`.
+
+    With ``betas[1] == 0`` the update is the momentum-averaged gradient itself
+    (no per-weight normalisation), which moves weights in proportion to their
+    gradient: in online learning with a fresh optimizer per teach, Adam's first
+    steps move *every* weight by ~lr whatever its gradient, which costs memory.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter] | Iterable[dict],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        meta: float = 0.0,
+        meta_fn: str = "exp",
+        weight_decay: float = 0.0,
+    ) -> None:
+        if meta_fn not in META_FUNCTIONS:
+            raise ValueError(f"meta_fn must be one of {sorted(META_FUNCTIONS)}")
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "meta": meta, "meta_fn": meta_fn,
+                    "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+        self.last_scaled_fraction = 0.0  # share of entries damped in the last step (diagnostics)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = closure() if closure is not None else None
+        damped = total = 0
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if group["weight_decay"]:
+                    grad = grad.add(p, alpha=group["weight_decay"])
+                st = self.state[p]
+                if not st:
+                    st["step"] = 0
+                    st["m"] = torch.zeros_like(p)
+                    st["v"] = torch.zeros_like(p)
+                st["step"] += 1
+                st["m"].mul_(b1).add_(grad, alpha=1 - b1)
+                st["v"].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                bc1 = 1 - b1 ** st["step"]
+                bc2 = 1 - b2 ** st["step"] if b2 else 1.0
+                if b2 == 0:  # SGD with (bias-corrected) momentum
+                    update = st["m"] / bc1
+                else:
+                    update = (st["m"] / bc1) / ((st["v"] / bc2).sqrt() + group["eps"])
+                if group["meta"] > 0:
+                    factor = meta_factor(p, update, group["meta"], group["meta_fn"])
+                    damped += int((factor < 1).sum())
+                    total += factor.numel()
+                    update = update * factor
+                p.sub_(update, alpha=group["lr"])
+        if total:
+            self.last_scaled_fraction = damped / total
+        return loss

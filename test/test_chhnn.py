@@ -1,0 +1,163 @@
+"""CH-HNN learner: online class-incremental learning on real MNIST digits,
+metaplasticity, masks, neurons and the prior-training command."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from chhnn_ros.learning.chhnn import CHHNN
+from chhnn_ros.learning.metaplastic import MetaplasticAdam, meta_factor
+from chhnn_ros.learning.prior import MaskPrior, load_prior
+from chhnn_ros.learning.snn import SpikingMLP
+
+
+@pytest.fixture(scope="module")
+def mnist_small() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    import mnist
+
+    path = os.path.join(os.path.dirname(mnist.__file__), "data", "mnist.pkl.gz")
+    with gzip.open(path) as f:
+        (xtr, ytr), _, (xte, yte) = pickle.load(f, encoding="latin1")
+    return {c: (xtr[ytr == c][:60], xte[yte == c][:100]) for c in range(6)}
+
+
+def _acc(learner: CHHNN, x: np.ndarray, c: int) -> float:
+    return float((learner.predict(x) == c).mean())
+
+
+def test_learns_new_classes_online_and_keeps_old(mnist_small):
+    torch.set_num_threads(1)
+    ln = CHHNN(784, seed=0, T=6, steps=15)
+    for c in (0, 1, 2, 3):  # earlier classes, one teach of 20 views at a time
+        for k in range(0, 60, 20):
+            ln.partial_fit(mnist_small[c][0][k : k + 20], c)
+    before = {c: _acc(ln, mnist_small[c][1], c) for c in (0, 1, 2, 3)}
+    for c in (4, 5):  # two new classes, taught online
+        for k in range(0, 60, 20):
+            ln.partial_fit(mnist_small[c][0][k : k + 20], c)
+    after = {c: _acc(ln, mnist_small[c][1], c) for c in range(6)}
+    assert ln.classes_ == [0, 1, 2, 3, 4, 5]
+    assert after[4] > 0.6 and after[5] > 0.6, after  # chance is 1/6
+    old_before = np.mean([before[c] for c in (0, 1, 2, 3)])
+    old_after = np.mean([after[c] for c in (0, 1, 2, 3)])
+    assert old_before > 0.8, before
+    assert old_after > old_before - 0.15, (before, after)
+
+
+def test_single_sample_prediction_matches_batch(mnist_small):
+    ln = CHHNN(784, seed=1, T=4, steps=3)
+    ln.partial_fit(mnist_small[0][0][:10], "zero").partial_fit(mnist_small[1][0][:10], "one")
+    x = mnist_small[0][1][:8]
+    batch = ln.predict_proba(x)
+    single = np.vstack([ln.predict_proba(x[i]) for i in range(len(x))])
+    np.testing.assert_allclose(batch, single, atol=1e-5)
+
+
+def test_first_class_is_usable_at_once_and_grows_exactly(mnist_small):
+    ln = CHHNN(784, seed=0, T=4, steps=3)
+    ln.partial_fit(mnist_small[3][0][:5], "three")
+    assert ln.predict(mnist_small[3][1][:3]).tolist() == ["three"] * 3
+    assert ln.net.n_out == 1
+    ln.partial_fit(mnist_small[4][0][:5], "four")
+    assert ln.net.n_out == 2 and ln.predict_proba(mnist_small[4][1][:2]).shape == (2, 2)
+
+
+def test_meta_factor_damps_only_shrinking_updates():
+    w = torch.tensor([0.5, -0.5, 0.5, -0.5])
+    update = torch.tensor([1.0, -1.0, -1.0, 1.0])  # subtracted: first two shrink |w|, last two grow it
+    f = meta_factor(w, update, m=2.0)
+    expected = float(np.exp(-1.0))
+    assert f.tolist() == pytest.approx([expected, expected, 1.0, 1.0])
+
+
+def test_metaplasticity_reduces_weight_drift():
+    """Same gradients, same start: with m > 0 consolidated weights move less."""
+    torch.manual_seed(0)
+    drift = {}
+    for m in (0.0, 15.0):
+        w = torch.nn.Parameter(torch.linspace(-0.3, 0.3, 101))
+        w0 = w.detach().clone()
+        opt = MetaplasticAdam([{"params": [w], "meta": m}], lr=0.01, betas=(0.9, 0.0))
+        for _ in range(20):
+            w.grad = torch.sign(w.detach()) * 0.5  # a push toward zero on every weight
+            opt.step()
+        drift[m] = float((w.detach() - w0).abs().mean())
+        if m:
+            assert opt.last_scaled_fraction > 0.9
+    assert drift[15.0] < 0.5 * drift[0.0]
+
+
+def test_metaplasticity_ablation_changes_training(mnist_small):
+    states = {}
+    for meta in (0.0, 15.0):
+        ln = CHHNN(784, seed=0, T=4, steps=5, meta=meta)
+        ln.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
+        states[meta] = ln.net.fcs[0].weight.detach().clone()
+    assert not torch.allclose(states[0.0], states[15.0])
+
+
+@pytest.mark.parametrize("kind", ["if", "lif", "eif"])
+def test_every_neuron_trains_its_first_layer(kind):
+    """The published code never trained fc1 under EIF (no surrogate)."""
+    net = SpikingMLP(16, (32, 32), n_out=3, neuron=kind, T=4, seed=0)
+    x = torch.rand(8, 16) * 3
+    torch.nn.functional.cross_entropy(net(x), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])).backward()
+    assert net.fcs[0].weight.grad.abs().sum() > 0
+
+
+def test_masked_units_never_spike():
+    net = SpikingMLP(16, (32, 32), n_out=2, T=8, seed=0)
+    x = torch.rand(4, 16) * 5
+    masks = [torch.zeros(4, 32), torch.ones(4, 32)]
+    masks[0][:, :16] = 1
+    spikes = net.hidden_spikes(x, masks)
+    assert spikes[0][:, :, 16:].sum() == 0
+    assert spikes[0][:, :, :16].sum() > 0
+
+
+def test_prior_masks_are_half_on_and_sample_specific():
+    prior = MaskPrior(20, (32, 16), seed=0)
+    m = prior.masks(torch.randn(50, 20))
+    assert [t.shape for t in m] == [(50, 32), (50, 16)]
+    frac = float(torch.cat(m, 1).mean())
+    assert 0.3 < frac < 0.7
+    assert not torch.equal(m[0][0], m[0][1])
+
+
+def test_prior_command_trains_and_saves(tmp_path):
+    from chhnn_ros.learning.prior_cli import main
+
+    out = tmp_path / "prior.pt"
+    assert main(["train", "--data", "glyphs", "--per-class", "6", "--epochs", "1",
+                 "--hidden", "32,32", "--out", str(out), "--quiet"]) == 0
+    prior = load_prior(out)
+    assert prior.config["layer_sizes"] == [32, 32] and prior.config["dim"] == 784
+    assert prior.trained_on["data"] == "glyphs28" and "0" not in prior.trained_on["classes"]
+    ln = CHHNN(784, hidden=(32, 32), prior=str(out), T=2, steps=1)
+    assert ln.prior_source.startswith("file:")
+    assert main(["info", str(out)]) == 0
+
+
+def test_bad_prior_files_give_clear_errors(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read prior"):
+        CHHNN(784, prior=str(bad))
+    with pytest.raises(FileNotFoundError):
+        CHHNN(784, prior=str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="dim"):
+        CHHNN(10, prior=str(_tiny_prior(tmp_path)))
+
+
+def _tiny_prior(tmp_path):
+    from chhnn_ros.learning.prior import save_prior
+
+    path = tmp_path / "p784.pt"
+    save_prior(MaskPrior(784, (256, 256)), path)
+    return path
