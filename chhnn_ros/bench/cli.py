@@ -1,0 +1,190 @@
+"""``chhnn-bench``: benchmarks of the continual learners (no ROS needed).
+
+Sub-commands are looked up in :data:`COMMANDS` (name → help, ``module:function``);
+each function takes the remaining argv and returns an exit code, so a new
+benchmark is one dict entry plus a module.  Example::
+
+    chhnn-bench cl --stream split-mnist --scenario class-il \\
+        --methods chhnn,ncm,slda,ewc,si,finetune --seeds 3 --out results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "cl": ("continual-learning accuracy / forgetting benchmark", "chhnn_ros.bench.cli:cl_main"),
+    "perf": ("latency and throughput of the perception pipeline", "chhnn_ros.bench.perf:main"),
+    "reliability": ("long-running reliability benchmark", "chhnn_ros.bench.reliability:main"),
+    "robustness": ("robustness to image corruptions", "chhnn_ros.bench.robustness:main"),
+}
+NOT_IMPLEMENTED = "not implemented yet in this version"
+DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"
+FULL_SIZES = (1000, 500)  # train / test samples per class
+QUICK_SIZES = (200, 200)
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def cl_parser() -> argparse.ArgumentParser:
+    from chhnn_ros.bench.frontends import FRONTENDS
+    from chhnn_ros.bench.protocol import SCENARIOS
+    from chhnn_ros.bench.streams import STREAMS
+
+    p = argparse.ArgumentParser(
+        prog="chhnn-bench cl",
+        description="Online continual-learning benchmark: teaches of one class at a time, single pass, "
+        "accuracy matrix after every step, metrics over seeds.",
+    )
+    p.add_argument("--stream", required=True, help=f"one of {', '.join(STREAMS)}")
+    p.add_argument("--scenario", default="class-il", choices=SCENARIOS)
+    p.add_argument("--methods", default=DEFAULT_METHODS,
+                   help=f"comma-separated registry names, or 'all' (default {DEFAULT_METHODS})")
+    p.add_argument("--seeds", type=_positive, default=None, help="number of seeds 0..N-1 (default 3; 1 with --quick)")
+    p.add_argument("--out", type=Path, default=Path("bench_results"), help="output directory")
+    p.add_argument("--quick", action="store_true",
+                   help=f"{QUICK_SIZES[0]} train / {QUICK_SIZES[1]} test samples per class, 1 seed")
+    p.add_argument("--classes-per-step", type=_positive, default=2, help="classes per step (1 = one class per step)")
+    p.add_argument("--frontend", choices=FRONTENDS, default=None,
+                   help="pixels (MNIST-like default) or efficientnet (sim-objects default)")
+    p.add_argument("--train-per-class", type=_positive, default=None,
+                   help=f"training samples per class (default {FULL_SIZES[0]}, quick {QUICK_SIZES[0]})")
+    p.add_argument("--test-per-class", type=_positive, default=None,
+                   help=f"test samples per class (default {FULL_SIZES[1]}, quick {QUICK_SIZES[1]})")
+    p.add_argument("--teach-size", type=_positive, default=20, help="samples of one class per partial_fit call")
+    p.add_argument("--shuffle-classes", action="store_true", help="seeded shuffle of the class order")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of sub-sampling, class shuffle, permutations")
+    p.add_argument("--permutations", type=_positive, default=5, help="permuted-mnist: number of steps")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    return p
+
+
+def _resolve_methods(spec: str) -> list[str]:
+    from chhnn_ros.learning.registry import available
+
+    names = available()
+    if spec.strip() == "all":
+        if not names:
+            raise ValueError("no learner is registered")
+        return names
+    methods = [m.strip() for m in spec.split(",") if m.strip()]
+    if not methods:
+        raise ValueError("--methods is empty")
+    unknown = [m for m in methods if m not in names]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; registered: {', '.join(names) or 'none'}")
+    return list(dict.fromkeys(methods))
+
+
+def cl_main(argv: Sequence[str] | None = None) -> int:
+    parser = cl_parser()
+    args = parser.parse_args(argv)
+    from chhnn_ros.bench import report
+    from chhnn_ros.bench.frontends import apply_frontend
+    from chhnn_ros.bench.protocol import run_benchmark
+    from chhnn_ros.bench.streams import as_domain_incremental, load_stream
+
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    n_train = args.train_per_class or sizes[0]
+    n_test = args.test_per_class or sizes[1]
+    n_seeds = args.seeds or (1 if args.quick else 3)
+    try:
+        methods = _resolve_methods(args.methods)
+        args.out.mkdir(parents=True, exist_ok=True)  # fail now, not after an hour of training
+        if args.stream == "permuted-mnist" and args.scenario == "class-il":
+            raise ValueError("permuted-mnist shares its labels across steps: use --scenario domain-il or task-il")
+        stream = load_stream(args.stream, classes_per_step=args.classes_per_step, train_per_class=n_train,
+                             test_per_class=n_test, shuffle_classes=args.shuffle_classes,
+                             data_seed=args.data_seed, n_permutations=args.permutations)
+        if args.scenario == "domain-il":
+            stream = as_domain_incremental(stream)
+        frontend = args.frontend or stream.default_frontend
+        t0 = time.perf_counter()
+        X_train = apply_frontend(frontend, stream.x_train, f"{stream.slug()}-train")
+        X_test = apply_frontend(frontend, stream.x_test, f"{stream.slug()}-test")
+        frontend_s = time.perf_counter() - t0
+    except (ValueError, OSError) as exc:
+        print(f"chhnn-bench cl: error: {exc}", file=sys.stderr)
+        return 2
+
+    print(f"{stream.name} {args.scenario}: {stream.n_steps} steps {stream.steps}, {len(X_train)} train / "
+          f"{len(X_test)} test samples, {X_train.shape[1]}-d {frontend} features; methods {', '.join(methods)}; "
+          f"{n_seeds} seed(s)", file=sys.stderr)
+    t0 = time.perf_counter()
+    runs, skipped = run_benchmark(methods, list(range(n_seeds)), stream, X_train, X_test, args.scenario,
+                                  args.teach_size, progress=not args.no_progress)
+    protocol = {
+        "teach_size": args.teach_size,
+        "single_pass": True,
+        "train_per_class": n_train,
+        "test_per_class": n_test,
+        "classes_per_step": None if stream.name == "permuted-mnist" else args.classes_per_step,
+        "n_steps": stream.n_steps,
+        "steps": stream.steps,
+        "n_train": len(X_train),
+        "n_test": len(X_test),
+        "feature_dim": int(X_train.shape[1]),
+        "seeds": list(range(n_seeds)),
+        "data_seed": args.data_seed,
+        "shuffle_classes": args.shuffle_classes,
+        "quick": args.quick,
+        "source": stream.source,
+        "frontend_s": frontend_s,
+        "run_s": time.perf_counter() - t0,
+    }
+    rep = report.build_report(stream.name, args.scenario, frontend, protocol, runs, skipped)
+    try:
+        paths = report.write_all(rep, args.out, stream.slug(), plots=not args.no_plots)
+    except OSError as exc:
+        print(report.markdown_table(rep))
+        print(f"chhnn-bench cl: error: cannot write results to {args.out}: {exc}", file=sys.stderr)
+        return 1
+    print(report.markdown_table(rep))
+    for why_name, why in skipped.items():
+        print(f"skipped {why_name}: {why.splitlines()[0]}", file=sys.stderr)
+    print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
+    return 0
+
+
+def _load(target: str):  # noqa: ANN202 - returns the sub-command's main
+    module, func = target.split(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None  # sub-command not written yet
+        raise
+    return getattr(mod, func, None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="chhnn-bench", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    for name, (text, _) in COMMANDS.items():
+        # add_help=False: `chhnn-bench cl --help` reaches the sub-command's own parser.
+        sub.add_parser(name, help=text, add_help=False)
+    ns, rest = parser.parse_known_args(argv)
+    fn = _load(COMMANDS[ns.command][1])
+    if fn is None:
+        print(f"chhnn-bench {ns.command}: {NOT_IMPLEMENTED}")
+        return 2
+    return int(fn(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
