@@ -1,0 +1,127 @@
+"""encoder: ``detections`` + ``crops`` (same stamp) → ``features`` (JSON).
+
+The two inputs are paired by their exact header stamp; a frame with no
+detection needs no crops.  Encoding runs in a one-slot worker so the newest
+frame is encoded and stale ones are dropped.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from chhnn_ros.nodes import diagnostics, messages, qos
+from chhnn_ros.nodes.conversions import image_to_rgb8, stamp_key
+from chhnn_ros.nodes.runtime import main_for
+from chhnn_ros.nodes.worker import LatestWorker
+from chhnn_ros.params import declare
+from chhnn_ros.perception.encoders import make_encoder
+
+PENDING = 20  # unpaired messages kept per input
+
+
+def split_mosaic(mosaic: np.ndarray, n: int, size: int) -> list[np.ndarray]:
+    """The detector's vertical stack of n size×size crops → list of crops."""
+    if mosaic.shape != (n * size, size, 3):
+        raise ValueError(f"crops image is {mosaic.shape[1]}x{mosaic.shape[0]}, expected {size}x{n * size} "
+                         f"for {n} crops of {size} px")
+    return [mosaic[i * size:(i + 1) * size] for i in range(n)]
+
+
+def encoder_kwargs(p: dict) -> dict:
+    """Encoder parameters → keyword arguments of ``make_encoder`` (``model`` is a weights file)."""
+    kw = {"device": p["device"]}
+    if p["model"]:
+        onnx = p["encoder"] == "efficientnet-onnx" and p["model"].endswith(".onnx")
+        kw["checkpoint" if p["encoder"] == "clip" else "onnx_path" if onnx else "weights"] = p["model"]
+    return kw
+
+
+class EncoderNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("encoder", **kwargs)
+        p = self.p = declare(self, "encoder")
+        self.encoder = make_encoder(p["encoder"], **encoder_kwargs(p))
+        self.stats = diagnostics.Stats()
+        self.lock = threading.Lock()
+        self.dets: OrderedDict[tuple, dict] = OrderedDict()
+        self.crops: OrderedDict[tuple, Image] = OrderedDict()
+        self.pub = self.create_publisher(String, "features", qos.latest_qos())
+        self.pub_diag = self.create_publisher(diagnostics.DiagnosticArray, "/diagnostics", 10)
+        self.worker = LatestWorker(self._process, self._on_error, "encoder")
+        self.create_subscription(String, "detections", self._on_dets, qos.latest_qos(),
+                                 event_callbacks=qos.sub_events(self, "detections"))
+        self.create_subscription(Image, "crops", self._on_crops, qos.latest_qos(),
+                                 event_callbacks=qos.sub_events(self, "crops"))
+        self.create_timer(1.0, lambda: diagnostics.publish(
+            self, self.pub_diag, self.stats,
+            {"encoder": p["encoder"], "dim": self.encoder.dim, "dropped_frames": self.worker.dropped}))
+        self.get_logger().info(f"encoder {p['encoder']} ready (dim {self.encoder.dim})")
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.stats.error(str(exc))
+        self.get_logger().error(f"frame skipped: {exc}", throttle_duration_sec=2.0)
+
+    def _on_dets(self, msg: String) -> None:
+        try:
+            payload = messages.decode(msg.data, "detections")
+        except ValueError as exc:
+            self._on_error(exc)
+            return
+        key = (payload["stamp"]["sec"], payload["stamp"]["nanosec"])
+        if not payload["detections"]:
+            self.worker.put((payload, None))
+            return
+        self._pair(key, payload, None)
+
+    def _on_crops(self, msg: Image) -> None:
+        self._pair(stamp_key(msg.header.stamp), None, msg)
+
+    def _pair(self, key: tuple, payload: dict | None, crops: Image | None) -> None:
+        with self.lock:
+            if payload is not None:
+                self.dets[key] = payload
+            if crops is not None:
+                self.crops[key] = crops
+            if key in self.dets and key in self.crops:
+                self.worker.put((self.dets.pop(key), self.crops.pop(key)))
+            for d in (self.dets, self.crops):
+                while len(d) > PENDING:
+                    d.popitem(last=False)
+
+    def _process(self, item: tuple[dict, Image | None]) -> None:
+        payload, crops_msg = item
+        self.stats.input()
+        dets = payload["detections"]
+        vectors = np.zeros((0, self.encoder.dim), np.float32)
+        if dets:
+            crops = split_mosaic(image_to_rgb8(crops_msg), len(dets), int(payload.get("crop_size", 224)))
+            vectors = np.asarray(self.encoder.encode(crops), dtype=np.float32)
+            if not np.isfinite(vectors).all():
+                raise ValueError("encoder produced NaN/inf features")
+        st = payload["stamp"]
+        out = messages.encode(
+            "features", Time(sec=st["sec"], nanosec=st["nanosec"]), payload["frame_id"],
+            image_size=payload.get("image_size"), encoder=self.p["encoder"], dim=int(self.encoder.dim),
+            detections=[messages.detection_to_dict(d) for d in dets], vectors=messages.vectors_to_lists(vectors))
+        self.pub.publish(String(data=out))
+        self.stats.output(self.get_clock().now().nanoseconds * 1e-9 - (st["sec"] + st["nanosec"] * 1e-9))
+
+    def destroy_node(self) -> None:
+        self.worker.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    return main_for([EncoderNode], args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Run rclpy nodes with clean start-up errors and SIGINT/SIGTERM shutdown.
+
+rclpy's own signal handler can leave a MultiThreadedExecutor publishing on an
+invalid context at exit, and a process started in the background by a
+non-interactive shell begins with SIGINT ignored; so rclpy's handler is
+disabled and ours is installed for both signals.  A node constructor that
+raises (bad parameter, unusable memory file) ends the process with status 1
+and one clear log line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+
+def init(args: Sequence[str] | None) -> None:
+    rclpy.init(args=list(sys.argv if args is None else args), signal_handler_options=SignalHandlerOptions.NO)
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    def handler(signum, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)  # re-installed: it may start ignored
+    signal.signal(signal.SIGTERM, handler)
+
+
+def spin(nodes: Sequence[Node], stop: threading.Event, threads: int | None = None) -> None:
+    # Callbacks mostly hand work to worker threads, so threads wait more than they compute; the
+    # default (one per core) starves the camera timer and subscriptions when four nodes share it.
+    executor = MultiThreadedExecutor(num_threads=threads or max(4, 2 * len(nodes)))
+    for n in nodes:
+        executor.add_node(n)
+    try:
+        # spin_once with a timeout so the stop flag set by a signal is seen promptly
+        while not stop.is_set() and rclpy.ok():
+            try:
+                executor.spin_once(timeout_sec=0.1)
+            except Exception as exc:  # a callback bug must not end a long-running process
+                rclpy.logging.get_logger("chhnn_ros").error(f"callback failed: {type(exc).__name__}: {exc}")
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        for n in reversed(nodes):
+            n.destroy_node()
+        rclpy.try_shutdown()
+
+
+def main_for(factories: Sequence[Callable[[], Node]], args: Sequence[str] | None = None) -> int:
+    """Create the nodes, spin until SIGINT/SIGTERM, shut down; exit status."""
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    try:
+        init(args)
+    except RuntimeError as exc:  # rcl's RCLError: e.g. a malformed --ros-args rule
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
+    nodes: list[Node] = []
+    try:
+        for make in factories:
+            nodes.append(make())
+    except (ValueError, OSError, RuntimeError) as exc:
+        rclpy.logging.get_logger("chhnn_ros").fatal(f"cannot start: {exc}")
+        for n in nodes:
+            n.destroy_node()
+        rclpy.try_shutdown()
+        return 1
+    spin(nodes, stop)
+    return 0

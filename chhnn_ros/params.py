@@ -1,0 +1,161 @@
+"""Every ROS parameter of the four nodes: name, default, description.
+
+The single source of truth: nodes declare from here (with descriptions),
+``config/perception.yaml`` is generated from here (``python -m
+chhnn_ros.params > config/perception.yaml``; a test fails on drift) and the
+launch file's arguments are checked against :data:`LAUNCH_ARGS`.  No rclpy
+import at module level so the core and the tests can read it without ROS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: bool | int | float | str
+    description: str
+    choices: tuple[str, ...] = ()
+
+    def check(self, value: Any) -> Any:
+        """Coerce and validate a value read from ROS; ``ValueError`` names the parameter.
+
+        Declared with dynamic typing so ``-p rate:=15`` (an int) is accepted
+        for a float parameter instead of failing with a type exception.
+        """
+        kind = type(self.default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"parameter {self.name!r} must be {kind.__name__}, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"parameter {self.name!r}: {value!r} is not one of {', '.join(self.choices)}")
+        return value
+
+
+_DEVICE = Param("device", "auto", "Torch/ONNX device: auto (cuda if available, else cpu), cpu, cuda, cuda:N.")
+
+NODE_PARAMS: dict[str, tuple[Param, ...]] = {
+    "camera": (
+        Param("source", "sim", "Frame source.", ("sim", "device", "video", "folder")),
+        Param("source_path", "", "Video file or image folder (source video/folder)."),
+        Param("device_index", 0, "OpenCV camera index (source device)."),
+        Param("rate", 10.0, "Publish rate in Hz."),
+        Param("width", 640, "Image width in pixels (sim, device)."),
+        Param("height", 480, "Image height in pixels (sim, device)."),
+        Param("frame_id", "camera", "frame_id stamped on image_raw and camera_info."),
+        Param("loop", True, "Restart a video/folder source at its end instead of stopping."),
+        Param("sim_robot", "", "Simulated robot carrying the camera: a1, laikago, panda, kuka, none "
+              "(empty: the simulator's default)."),
+        Param("sim_objects", "", "Comma-separated object names for the sim scene (empty: sim_n_objects picked "
+              "from the default objects by seed)."),
+        Param("sim_n_objects", 4, "Number of default objects in the sim scene when sim_objects is empty."),
+        Param("sim_reset_every", 0, "Re-randomise the sim layout every N frames (0: only on ~/randomize)."),
+        Param("seed", 0, "Random seed of the sim scene."),
+        Param("publish_truth", True, "Publish the sim's ground-truth boxes as JSON on 'truth' (groundtruth detector)."),
+        Param("image_reliability", "reliable", "QoS reliability of image_raw.", ("reliable", "best_effort")),
+    ),
+    "detector": (
+        Param("detector", "groundtruth", "Detector back end.", ("groundtruth", "yolo", "ssd")),
+        Param("model", "", "yolo weights file (empty: the bundled default, no download)."),
+        _DEVICE,
+        Param("threshold", 0.25, "Minimum detection score."),
+        Param("max_det", 20, "Maximum detections per frame."),
+        Param("track", True, "yolo: track objects across frames (ultralytics ByteTrack) so detections carry "
+              "track ids, which teach commands can name."),
+        Param("crop_size", 224, "Side of the square crops sent to the encoder, pixels."),
+        Param("crop_pad", 0.1, "Context padding added around each box, as a fraction of its size."),
+        Param("min_size", 8, "Boxes smaller than this (pixels) are dropped."),
+        Param("truth_tolerance", 0.02, "groundtruth: max |stamp difference| in s between image and truth message."),
+        Param("image_reliability", "best_effort", "QoS reliability of the image_raw subscription "
+              "(best_effort accepts both publisher kinds).", ("best_effort", "reliable")),
+    ),
+    "encoder": (
+        Param("encoder", "efficientnet", "Feature encoder.", ("efficientnet", "efficientnet-onnx", "clip")),
+        Param("model", "", "Encoder weights file (empty: the bundled default, no download)."),
+        _DEVICE,
+    ),
+    "classifier": (
+        Param("learner", "chhnn", "Continual learner (chhnn_ros.learning registry name)."),
+        Param("learner_params", "", "Extra learner constructor arguments as a YAML/JSON mapping string."),
+        Param("seed", 0, "Learner random seed."),
+        Param("memory_path", "~/.ros/chhnn_ros/memory.pt", "Learned classes are saved here after every "
+              "change and on shutdown, and loaded at start (empty: no persistence)."),
+        Param("start_empty_on_error", False, "If the memory file is corrupt or incompatible, move it aside "
+              "(<name>.corrupt-<time>) and start empty instead of refusing to start."),
+        Param("teach_samples", 20, "Crops of the target collected per teach command."),
+        Param("teach_timeout", 10.0, "Seconds a teach command waits for its object before failing."),
+        Param("min_confidence", 0.0, "Objects whose best class probability is lower are labelled unknown_label."),
+        Param("unknown_label", "unknown", "Label published for objects below min_confidence or before any teach."),
+        Param("diagnostics_period", 1.0, "Seconds between /diagnostics messages."),
+    ),
+}
+
+#: Launch arguments of launch/perception.launch.py → the parameter they set
+#: ("node.param"), or None for launch-only arguments.  ``use_sim_time`` is
+#: rclpy's built-in parameter, set on every node.
+LAUNCH_ARGS: dict[str, str | None] = {
+    "namespace": None,
+    "params_file": None,
+    "image_topic": None,  # a remapping of the detector's image_raw, not a parameter
+    "use_camera": None,
+    "use_sim_time": "*.use_sim_time",
+    "learner": "classifier.learner",
+    "device": "detector.device,encoder.device",
+    "detector": "detector.detector",
+    "encoder": "encoder.encoder",
+}
+
+BUILTIN_PARAMS = ("use_sim_time",)
+
+
+def params_for(node: str) -> tuple[Param, ...]:
+    if node not in NODE_PARAMS:
+        raise ValueError(f"unknown node {node!r}; nodes: {', '.join(NODE_PARAMS)}")
+    return NODE_PARAMS[node]
+
+
+def defaults(node: str) -> dict[str, Any]:
+    return {p.name: p.default for p in params_for(node)}
+
+
+def declare(node: Any, kind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Declare ``kind``'s parameters on an rclpy node; return their values.
+
+    ``overrides`` replace defaults (used by the one-process bringup); values
+    from a params file or ``-p`` still win because ROS applies them on
+    declaration.
+    """
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    values: dict[str, Any] = {}
+    for p in params_for(kind):
+        desc = p.description + (f" One of: {', '.join(p.choices)}." if p.choices else "")
+        default = (overrides or {}).get(p.name, p.default)
+        descriptor = ParameterDescriptor(description=desc, dynamic_typing=True)
+        node.declare_parameter(p.name, type(p.default)(default), descriptor)
+        values[p.name] = p.check(node.get_parameter(p.name).value)
+    return values
+
+
+def yaml_config() -> dict[str, Any]:
+    """The params-file mapping: ``/**/<node>: ros__parameters: {...}``."""
+    return {f"/**/{node}": {"ros__parameters": defaults(node)} for node in NODE_PARAMS}
+
+
+def render_yaml() -> str:
+    head = (
+        "# Parameters of the chhnn_ros nodes. GENERATED from chhnn_ros/params.py\n"
+        "# (python -m chhnn_ros.params > config/perception.yaml); test_params.py checks it.\n"
+        "# '/**/' matches the nodes in any namespace (the launch default is /chhnn).\n"
+    )
+    return head + yaml.safe_dump(yaml_config(), sort_keys=False, default_flow_style=False)
+
+
+if __name__ == "__main__":
+    print(render_yaml(), end="")

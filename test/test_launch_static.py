@@ -1,0 +1,143 @@
+"""launch/perception.launch.py checked statically (launch/launch_ros are not installable here)."""
+
+import ast
+import re
+from pathlib import Path
+
+import yaml
+
+from chhnn_ros import params
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH = ROOT / "launch" / "perception.launch.py"
+
+
+def _calls(tree, name):
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == name]
+
+
+def _kw(call, key):
+    return next((k.value for k in call.keywords if k.arg == key), None)
+
+
+def console_scripts():
+    text = (ROOT / "setup.py").read_text()
+    return dict(re.findall(r'"([\w-]+) = (chhnn_ros[\w.]+:\w+)"', text))
+
+
+def test_launch_file_parses_and_defines_generate():
+    tree = ast.parse(LAUNCH.read_text())
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
+
+
+def test_nodes_use_declared_console_scripts_and_names():
+    tree = ast.parse(LAUNCH.read_text())
+    scripts = console_scripts()
+    nodes = _calls(tree, "Node")
+    assert len(nodes) == 4
+    names = set()
+    for call in nodes:
+        exe = _kw(call, "executable").value
+        assert exe in scripts, f"{exe} is not a console script in setup.py"
+        module = scripts[exe].split(":")[0]
+        assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
+        name = _kw(call, "name").value
+        assert exe == f"{name}_node"
+        names.add(name)
+        assert isinstance(_kw(call, "namespace"), ast.Name)  # the namespace LaunchConfiguration
+    assert names == set(params.NODE_PARAMS)
+
+
+def test_arguments_match_params():
+    tree = ast.parse(LAUNCH.read_text())
+    declared = {c.args[0].value for c in _calls(tree, "DeclareLaunchArgument")}
+    assert declared == set(params.LAUNCH_ARGS)
+    for arg, target in params.LAUNCH_ARGS.items():
+        if target is None:
+            continue
+        for ref in target.split(","):
+            node, name = ref.split(".")
+            if node == "*":
+                assert name in params.BUILTIN_PARAMS
+            else:
+                assert name in params.defaults(node), f"launch argument {arg} → unknown {ref}"
+    # every parameter override in a Node(parameters=[..., {...}]) names a declared parameter
+    for call in _calls(tree, "Node"):
+        node = _kw(call, "name").value
+        for d in [n for n in ast.walk(_kw(call, "parameters")) if isinstance(n, ast.Dict)]:
+            for k in d.keys:
+                assert k.value in params.defaults(node) or k.value in params.BUILTIN_PARAMS
+
+
+def test_params_file_covers_every_node_and_only_declared_keys():
+    tree = ast.parse(LAUNCH.read_text())
+    default = next(c for c in _calls(tree, "DeclareLaunchArgument") if c.args[0].value == "params_file")
+    parts = [e.value for e in ast.walk(_kw(default, "default_value")) if isinstance(e, ast.Constant)]
+    assert parts[-2:] == ["config", "perception.yaml"]
+    cfg = yaml.safe_load((ROOT / "config" / "perception.yaml").read_text())
+    for node in params.NODE_PARAMS:
+        section = cfg[f"/**/{node}"]["ros__parameters"]
+        assert set(section) <= set(params.defaults(node))
+        assert set(section) == set(params.defaults(node))
+
+
+def test_data_files_are_installed_by_setup():
+    text = (ROOT / "setup.py").read_text()
+    assert 'glob("launch/*.py")' in text and 'glob("config/*.yaml") + glob("config/*.xml")' in text
+    assert (ROOT / "config" / "fastdds_large_data.xml").is_file()
+    assert (ROOT / "resource" / "chhnn_ros").is_file()
+
+
+def test_package_xml():
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(ROOT / "package.xml").getroot()
+    assert root.get("format") == "3" and root.findtext("name") == "chhnn_ros"
+    assert root.findtext("license") == "AGPL-3.0-or-later"
+    deps = {e.text for e in root.findall("exec_depend")}
+    assert {"rclpy", "std_msgs", "sensor_msgs", "std_srvs", "diagnostic_msgs", "launch", "launch_ros",
+            "ament_index_python", "python3-numpy", "python3-opencv", "python3-yaml"} <= deps
+    assert root.find("export/build_type").text == "ament_python"
+
+
+def test_share_dir_falls_back_to_the_source_tree(monkeypatch, tmp_path):
+    from chhnn_ros.nodes import share
+
+    monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))  # an index without chhnn_ros
+    monkeypatch.setattr(share.sys, "prefix", str(tmp_path))
+    assert share.share_dir() == ROOT
+    assert share.config_file("fastdds_large_data.xml") == ROOT / "config" / "fastdds_large_data.xml"
+    # a pip-installed share directory wins over the source tree
+    (tmp_path / "share" / "chhnn_ros" / "config").mkdir(parents=True)
+    (tmp_path / "share" / "chhnn_ros" / "config" / "perception.yaml").write_text("{}")
+    assert share.share_dir() == tmp_path / "share" / "chhnn_ros"
+
+
+def test_bringup_dds_environment_keeps_user_settings(monkeypatch):
+    from chhnn_ros.nodes.bringup import dds_environment
+
+    monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE", raising=False)
+    monkeypatch.delenv("ROS_AUTOMATIC_DISCOVERY_RANGE", raising=False)
+    chosen = dds_environment()
+    assert chosen["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("config/fastdds_large_data.xml")
+    assert chosen["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/mine.xml")
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
+    assert dds_environment() == {}
+    import os
+
+    assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] == "/mine.xml"
+
+
+def test_fastdds_profile_shape():
+    import xml.etree.ElementTree as ET
+
+    ns = {"f": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
+    root = ET.parse(ROOT / "config" / "fastdds_large_data.xml").getroot()
+    shm = root.find("f:transport_descriptors/f:transport_descriptor[f:type='SHM']", ns)
+    assert int(shm.findtext("f:segment_size", namespaces=ns)) == 16 * 1024 * 1024
+    udp = root.find("f:transport_descriptors/f:transport_descriptor[f:type='UDPv4']", ns)
+    assert [a.text for a in udp.findall("f:interfaceWhiteList/f:address", ns)] == ["127.0.0.1"]
+    part = root.find("f:participant", ns)
+    assert part.get("is_default_profile") == "true"
+    assert part.findtext("f:rtps/f:useBuiltinTransports", namespaces=ns) == "false"

@@ -1,0 +1,76 @@
+"""JSON payloads: versioned, stamped, validated on receipt."""
+
+import json
+
+import numpy as np
+import pytest
+from builtin_interfaces.msg import Time
+
+from chhnn_ros.nodes import messages
+from chhnn_ros.perception.types import Detection
+
+STAMP = Time(sec=12, nanosec=345)
+
+
+def features(**over):
+    d = Detection(1, 2, 30, 40, 0.9, "cup", 7)
+    vec = np.array([[0.1, -2.5, 3.0]], np.float32)
+    fields = {"image_size": [64, 48], "encoder": "efficientnet", "dim": 3,
+              "detections": [messages.detection_to_dict(d)], "vectors": messages.vectors_to_lists(vec)}
+    fields.update(over)
+    return messages.encode("features", STAMP, "cam", **fields)
+
+
+def test_features_round_trip_exact_float32():
+    p = messages.decode(features(), "features")
+    assert p["stamp"] == {"sec": 12, "nanosec": 345} and p["frame_id"] == "cam"
+    assert p["version"] == messages.SCHEMA_VERSION
+    d = p["detections"][0]
+    assert (d.box, d.track_id, d.class_name) == ((1, 2, 30, 40), 7, "cup")
+    np.testing.assert_array_equal(np.asarray(p["vectors"], np.float32), np.array([[0.1, -2.5, 3.0]], np.float32))
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        (json.dumps({"schema": "objects", "version": 1}), "expected a 'features' payload"),
+        (json.dumps({"schema": "features", "version": 99}), "version 99 is not supported"),
+    ],
+)
+def test_envelope_errors(text, match):
+    with pytest.raises(ValueError, match=match):
+        messages.decode(text, "features")
+
+
+def test_nan_and_shape_errors():
+    bad = json.loads(features())
+    bad["vectors"][0][1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        messages.decode(json.dumps(bad), "features")  # json writes NaN, Python reads it
+    with pytest.raises(ValueError, match="list of 4 numbers"):
+        messages.decode(features(dim=4), "features")
+    with pytest.raises(ValueError, match="2 vectors for 1 detections"):
+        messages.decode(features(vectors=[[0, 0, 0], [1, 1, 1]]), "features")
+    with pytest.raises(ValueError, match="box"):
+        messages.decode(features(detections=[{"box": [5, 5, 1, 1]}]), "features")
+    with pytest.raises(ValueError, match="stamp"):
+        messages.decode(json.dumps({"schema": "features", "version": 1}), "features")
+
+
+def test_encode_refuses_nan_and_unknown_kind():
+    with pytest.raises(ValueError):
+        messages.encode("features", STAMP, "cam", vectors=[[float("nan")]])
+    with pytest.raises(ValueError, match="unknown payload kind"):
+        messages.encode("bogus")
+
+
+def test_objects_classes_status():
+    o = messages.encode("objects", STAMP, "cam", objects=[{"box": [0, 0, 5, 5], "label": "cup", "score": 0.8}],
+                        database_version=3)
+    assert messages.decode(o, "objects")["database_version"] == 3
+    c = messages.decode(messages.encode("classes", classes=["cup"], database_version=2), "classes")
+    assert c["classes"] == ["cup"]
+    with pytest.raises(ValueError, match="state"):
+        messages.decode(messages.encode("teach_status", state="sleeping"), "teach_status")
