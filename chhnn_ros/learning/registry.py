@@ -21,11 +21,7 @@ def register(cls: type[Learner]) -> type[Learner]:
 
 def _load_all() -> None:
     for mod in _MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # a module still being written
-            if exc.name != mod:
-                raise
+        importlib.import_module(mod)  # an import error here is a real bug: let it show
 
 
 def available() -> list[str]:

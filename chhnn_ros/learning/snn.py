@@ -75,6 +75,7 @@ class SpikingMLP(nn.Module):
         self.T = int(T)
         self.hidden = tuple(int(h) for h in hidden)
         self.neuron_kind = neuron
+        self.seed = int(seed)
         sizes = (dim, *self.hidden)
         self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.norms = nn.ModuleList(nn.LayerNorm(h) for h in self.hidden)
@@ -106,8 +107,12 @@ class SpikingMLP(nn.Module):
             if init is not None:
                 new.weight[old.out_features :] = init
             else:  # Xavier-uniform rows, so gradients reach the hidden layers
+                # Seeded by (seed, row index): a reloaded learner grows the
+                # same rows as the original would have.
+                gen = torch.Generator().manual_seed(self.seed * 100_003 + old.out_features)
                 bound = (6.0 / (old.in_features + n)) ** 0.5
-                new.weight[old.out_features :].uniform_(-bound, bound)
+                rows = torch.empty(n, old.in_features).uniform_(-bound, bound, generator=gen)
+                new.weight[old.out_features :] = rows
             if old.out_features:
                 new.bias[old.out_features :] = old.bias.mean()
         self.head = new
