@@ -192,6 +192,7 @@ def save_prior(prior: MaskPrior, path: str | Path, trained_on: dict[str, Any] | 
             f.write(buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a prior is a shareable data file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -52,8 +52,13 @@ DEFAULT_OBJECTS: list[str] = [n for n in CATALOGUE if n not in HELD_OUT_OBJECTS]
 OBJECT_NAMES: list[str] = list(CATALOGUE)
 
 
-def get_object(name: str) -> SimObject:
-    """Catalogue entry for ``name``; ``ValueError`` listing the valid names otherwise."""
+def get_object(name: str | SimObject) -> SimObject:
+    """Catalogue entry for ``name``; ``ValueError`` listing the valid names otherwise.
+
+    A ``SimObject`` passes through, so tools can render objects outside the
+    catalogue (e.g. the prior's training blobs) with the same code."""
+    if isinstance(name, SimObject):
+        return name
     try:
         return CATALOGUE[name]
     except (KeyError, TypeError):
@@ -70,7 +75,7 @@ def check_objects(names: list[str] | tuple[str, ...]) -> list[str]:
     return names
 
 
-def spawn_object(client: int, name: str, x: float = 0.0, y: float = 0.0, yaw: float = 0.0) -> int:
+def spawn_object(client: int, name: str | SimObject, x: float = 0.0, y: float = 0.0, yaw: float = 0.0) -> int:
     """Load object ``name`` resting on the ground at (x, y) with heading ``yaw``; returns the body id."""
     obj = get_object(name)
     orn = p.getQuaternionFromEuler([0.0, 0.0, yaw])

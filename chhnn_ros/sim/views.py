@@ -14,7 +14,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from chhnn_ros.sim.objects import get_object, object_aabb, object_extent, spawn_object
+from chhnn_ros.sim.objects import SimObject, get_object, object_aabb, object_extent, spawn_object
 from chhnn_ros.sim.scene import random_light
 
 # (relative azimuth ranges, elevation ranges) in degrees; train and test are disjoint in both.
@@ -50,7 +50,7 @@ def letterbox_crop(img: np.ndarray, box: tuple[int, int, int, int], size: int, p
     return cv2.resize(canvas, (size, size), interpolation=interp)
 
 
-def render_object_views(name: str, n: int, seed: int = 0, size: int = 224, noise: float = 0.0,
+def render_object_views(name: str | SimObject, n: int, seed: int = 0, size: int = 224, noise: float = 0.0,
                         viewpoints: str = "all", background: str = "floor") -> np.ndarray:
     """``n`` views (n, size, size, 3) uint8 of object ``name`` under random yaw, viewpoint, distance and light.
 
