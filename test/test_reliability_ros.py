@@ -1,0 +1,101 @@
+"""The fast parts of chhnn-bench reliability with real node processes over localhost DDS:
+kill -9 trials of the classifier, the QoS-mismatch warning, and fuzzed teach/features
+messages into a lone classifier (ncm learner, features published by the test)."""
+
+import json
+import os
+import time
+
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+
+from chhnn_ros.bench.reliability_fuzz import generate  # noqa: E402
+from chhnn_ros.bench.reliability_proc import pick_domain, set_ros_env  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def domain():
+    d = pick_domain(11)
+    set_ros_env(d)
+    rclpy.init()
+    yield d
+    rclpy.shutdown()
+
+
+def test_kill9_never_loses_a_completed_class(domain, tmp_path):
+    from chhnn_ros.bench.reliability_kill9 import run_kill9
+
+    r = run_kill9(tmp_path, trials=3, domain=domain, seed=1, learner="ncm", max_delay=2.0)
+    assert r["kill9_trials"] == 3
+    assert r["teaches_completed"] > 0, r  # the trials did teach (and save) before the kills
+    assert r["lost_classes"] == 0 and r["load_failures"] == 0, r
+    assert r["final_classes"] == r["teaches_completed"] and r["temp_files_left"] == 0, r
+
+
+def test_qos_mismatch_warning_names_topic_and_fix_within_2s(domain, tmp_path):
+    from chhnn_ros.bench.reliability_qos import run_qos
+
+    r = run_qos(tmp_path, domain, camera=False)
+    assert r["qos_warning_s"] is not None and r["qos_warning_s"] <= 2.0, r
+    assert "/rq/image_raw" in r["qos_warning_line"] and "image_reliability: best_effort" in r["qos_warning_line"]
+    assert r["detector_alive"]
+
+
+def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
+    from std_msgs.msg import String
+
+    from chhnn_ros.bench.reliability_kill9 import NS, Feeder, classifier, list_classes
+    from chhnn_ros.nodes import qos
+    from chhnn_ros.nodes.probe import Probe
+
+    msgs = [m for m in generate(seed=5, total=300, dim=16) if m.topic in ("teach", "features")]
+    msgs = [m for m in msgs if m.category != "unknown_target"]  # its 5 s timeout is covered by test_ros_classifier
+    node = classifier(tmp_path / "c.log", tmp_path / "memory.pt", "ncm", domain, 3)
+    probe = Probe("fuzz_test")
+    try:
+        probe.record(f"/{NS}/teach_status", kind="teach_status", qos_profile=qos.command_qos())
+        probe.record(f"/{NS}/objects", kind="objects")
+        assert list_classes(probe, node, 60.0) is not None, node.text()[-2000:]
+        feeder = Feeder(probe, 16, 0)
+        pubs = {t: probe.create_publisher(String, f"/{NS}/{t}", qos.command_qos()) for t in ("teach", "features")}
+        probe.wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10.0)
+        # teach one real class first, so wrong-dimension features meet a learned classifier
+        t0 = time.monotonic()
+        pubs["teach"].publish(String(data="mug"))
+        while not [s for s in probe.messages_of(f"/{NS}/teach_status", t0) if s["state"] == "learned"]:
+            assert time.monotonic() - t0 < 20, probe.messages_of(f"/{NS}/teach_status", t0)
+            feeder.frame("mug")
+            probe.wait_for(lambda: False, 0.05)
+        t1 = time.monotonic()
+        n_errors_expected = 0
+        for m in msgs:
+            pub = pubs[m.topic]
+            pub.publish(m.raw if m.raw is not None else String(data=m.text))
+            if m.topic == "teach":
+                n_errors_expected += 1
+            rclpy.spin_once(probe, timeout_sec=0.01)
+
+        def errors():
+            return [s for s in probe.messages_of(f"/{NS}/teach_status", t1) if s["state"] == "error"]
+
+        assert probe.wait_for(lambda: len(errors()) >= n_errors_expected, 20.0), \
+            (len(errors()), n_errors_expected, node.text()[-2000:])
+        assert len(errors()) == n_errors_expected  # one error per bad command, no more
+        assert node.alive()
+        # still answering and still labelling
+        assert list_classes(probe, node, 10.0)["classes"] == ["mug"]
+        t2 = time.monotonic()
+        for _ in range(40):
+            feeder.frame("mug")
+            if probe.wait_for(lambda: [o for o in probe.messages_of(f"/{NS}/objects", t2)
+                                       if o["frame_id"] == "cam" and o["objects"][0]["label"] == "mug"], 0.1):
+                break
+        else:
+            pytest.fail("no objects labelled 'mug' after the fuzz")
+        assert "features skipped" in node.text() and "stale" not in json.dumps(errors())
+    finally:
+        probe.destroy_node()
+        assert node.stop() == 0, node.text()[-2000:]
+    assert "Traceback" not in node.text()
+    assert os.path.exists(tmp_path / "memory.pt")
