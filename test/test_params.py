@@ -63,3 +63,8 @@ def test_declare_on_a_real_node():
         node.destroy_node()
     finally:
         rclpy.shutdown(context=ctx)
+
+
+def test_readme_parameter_tables_are_generated_from_params():
+    readme = (ROOT / "README.md").read_text()
+    assert params.render_markdown() in readme, "README parameter tables drifted: python -m chhnn_ros.params --markdown"

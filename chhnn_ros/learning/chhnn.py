@@ -70,13 +70,13 @@ class CHHNN(Learner):
         neuron: str = "lif",
         T: int = 10,
         prior: str = "auto",
-        meta: float = 15.0,
+        meta: float = 5.0,
         meta_fn: str = "exp",
         lr: float = 0.05,
         optimizer: str = "sgd",
         steps: int = 20,
         batch: int = 64,
-        memory_per_class: int = 20,
+        memory_per_class: int = 200,
         noise: float = 0.05,
     ) -> None:
         super().__init__(dim, seed)

@@ -206,8 +206,12 @@ def load_prior(path: str | Path) -> MaskPrior:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt files
-        raise ValueError(f"cannot read prior {path}: {type(exc).__name__}: {exc}") from None
-    return prior_from_state(state)
+        raise ValueError(f"cannot read prior {path}: the file is truncated, corrupt or not a torch file "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None
+    try:
+        return prior_from_state(state)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def digest(prior: MaskPrior) -> str:

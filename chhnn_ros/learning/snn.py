@@ -19,15 +19,20 @@ import torch
 from spikingjelly.activation_based import functional, neuron, surrogate
 from torch import nn
 
-NEURONS = ("if", "lif", "eif")
+NEURONS = ("if", "lif", "eif", "psn")
 
 
-def make_neuron(kind: str, v_threshold: float = 1.0) -> nn.Module:
+def make_neuron(kind: str, v_threshold: float = 1.0, T: int = 10) -> nn.Module:
     """A multi-step spiking neuron with an arctan surrogate gradient.
 
     EIF gets a surrogate too (the released code had none, so nothing below an
-    EIF layer ever trained: defect 3).
+    EIF layer ever trained: defect 3).  ``psn`` is the parallel spiking neuron
+    (Fang et al. 2023): no sequential state, all T membrane potentials in one
+    learnable T×T matmul, so training is parallel over time (its learnable
+    threshold starts at 1, so ``v_threshold`` does not apply).
     """
+    if kind == "psn":
+        return neuron.PSN(T=T, surrogate_function=surrogate.ATan())
     common = {
         "v_threshold": v_threshold,
         "surrogate_function": surrogate.ATan(),
@@ -79,7 +84,7 @@ class SpikingMLP(nn.Module):
         sizes = (dim, *self.hidden)
         self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.norms = nn.ModuleList(nn.LayerNorm(h) for h in self.hidden)
-        self.nodes = nn.ModuleList(make_neuron(neuron, v_threshold) for _ in self.hidden)
+        self.nodes = nn.ModuleList(make_neuron(neuron, v_threshold, self.T) for _ in self.hidden)
         self.head = _linear(self.hidden[-1], 0)
         with torch.no_grad():
             for fc in self.fcs:

@@ -8,8 +8,16 @@ With ``source: sim`` it also publishes the ground-truth boxes on ``truth``
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
 import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
 
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
@@ -22,6 +30,116 @@ from chhnn_ros.params import declare
 from chhnn_ros.perception.sources import make_source
 
 STAMP_SKEW_S = 3600.0
+
+
+def _serve(fd: int) -> None:
+    """Child process of :class:`ProcessSource`: open the source, answer read/call requests."""
+    conn = Connection(fd)
+    kind, kw = conn.recv()
+    try:
+        src = make_source(kind, **kw)
+    except Exception as exc:
+        conn.send((False, str(exc)))
+        return
+    conn.send((True, getattr(src, "scene", None) is not None))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            break
+        if msg[0] == "stop":
+            break
+        try:
+            conn.send((True, src.read() if msg[0] == "read" else getattr(src.scene, msg[1])()))
+        except Exception as exc:
+            conn.send((False, str(exc)))
+    src.close()
+
+
+class ProcessSource:
+    """A frame source in a child process, rendering on request.
+
+    PyBullet keeps the GIL for the whole ~85 ms of a 640x480 render, which
+    in a one-process bringup stalls the detector, encoder and classifier; in
+    a child process the camera thread waits on a pipe without the GIL.  No
+    frame is rendered ahead: that would render the next frame while the
+    pipeline works on this one, competing with it for the CPU (measured:
+    higher latency on 2 cores).  The child is a plain ``python -c`` (not
+    multiprocessing's spawn, which re-imports the parent's main script).
+    """
+
+    def __init__(self, kind: str, kw: dict) -> None:
+        mine, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        code = "import sys; from chhnn_ros.nodes.camera_node import _serve; _serve(int(sys.argv[1]))"
+        self._proc = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())],
+                                      pass_fds=[theirs.fileno()], env=env)
+        theirs.close()
+        self._conn = Connection(mine.detach())
+        self._conn.send((kind, kw))
+        try:
+            ok, value = self._conn.recv()
+        except EOFError:
+            raise RuntimeError(f"the {kind} source process exited at start (status {self._proc.wait(5)})") from None
+        if not ok:
+            self._proc.wait(5.0)
+            raise ValueError(value)
+        self.scene = self if value else None
+        self._lock = threading.Lock()
+
+    def _ask(self, *request: str):
+        with self._lock:
+            self._conn.send(request)
+            ok, value = self._conn.recv()
+        if not ok:
+            raise RuntimeError(value)
+        return value
+
+    def read(self):
+        return self._ask("read")
+
+    def reset(self) -> None:
+        self._ask("call", "reset")
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the child may already be gone
+            self._conn.send(("stop",))
+        try:
+            self._proc.wait(2.0)
+        except subprocess.TimeoutExpired:
+            self._proc.terminate()
+            self._proc.wait(2.0)
+        self._conn.close()
+
+
+class CachedSource:
+    """``n`` frames rendered once, then published in a loop (cheap, repeatable)."""
+
+    def __init__(self, src, n: int) -> None:
+        self.frames = [f for f in (src.read() for _ in range(n)) if f is not None]
+        src.close()
+        if not self.frames:
+            raise ValueError("the frame source gave no frame to cache")
+        self.scene, self._i = None, 0
+
+    def read(self):
+        frame = self.frames[self._i % len(self.frames)]
+        self._i += 1
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+def open_source(p: dict):
+    """The camera's frame source; the sim renders in a child process and/or is cached (parameters)."""
+    kw = source_kwargs(p)
+    if p["source"] != "sim":
+        return make_source(p["source"], **kw)
+    if p["sim_cache"] > 0:
+        return CachedSource(make_source("sim", **kw), p["sim_cache"])
+    return ProcessSource("sim", kw) if p["sim_process"] else make_source("sim", **kw)
 
 
 def source_kwargs(p: dict) -> dict:
@@ -49,7 +167,8 @@ class CameraNode(Node):
         p = self.p = declare(self, "camera")
         if p["rate"] <= 0:
             raise ValueError(f"rate must be > 0 Hz, got {p['rate']}")
-        self.source = make_source(p["source"], **source_kwargs(p))
+        self.source = open_source(p)
+        self.source_lock = threading.Lock()
         self.stats = diagnostics.Stats()
         self.pub_image = self.create_publisher(Image, "image_raw", qos.image_qos(p["image_reliability"]),
                                                event_callbacks=qos.pub_events(self, "image_raw"))
@@ -59,7 +178,10 @@ class CameraNode(Node):
             self.pub_truth = self.create_publisher(String, "truth", qos.result_qos())
         self.scene = getattr(self.source, "scene", None)  # the SimScene behind a sim source
         if self.scene is not None:
-            self.create_service(Trigger, "~/randomize", self._on_randomize)
+            # Own callback group: the frame timer is always due when rendering is slow, and in the
+            # node's default group it would starve this service; source_lock serialises the two.
+            self.create_service(Trigger, "~/randomize", self._on_randomize,
+                                callback_group=MutuallyExclusiveCallbackGroup())
         self.pub_diag = self.create_publisher(diagnostics.DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, lambda: diagnostics.publish(self, self.pub_diag, self.stats, {"source": p["source"]}))
         self.ended = False
@@ -68,7 +190,8 @@ class CameraNode(Node):
 
     def _on_randomize(self, _req, resp):
         try:
-            self.scene.reset()  # new layout, yaw and lighting
+            with self.source_lock:
+                self.scene.reset()  # new layout, yaw and lighting
             resp.success, resp.message = True, "scene re-randomised"
         except Exception as exc:  # report, never crash the camera
             resp.success, resp.message = False, f"randomize failed: {exc}"
@@ -76,7 +199,8 @@ class CameraNode(Node):
 
     def _tick(self) -> None:
         try:
-            frame = self.source.read()
+            with self.source_lock:
+                frame = self.source.read()
         except Exception as exc:
             self.stats.error(str(exc))
             self.get_logger().error(f"frame source failed: {exc}", throttle_duration_sec=5.0)
@@ -102,6 +226,13 @@ class CameraNode(Node):
         self.pub_image.publish(img)
         self.pub_info.publish(camera_info(img))
         self.stats.output()
+
+    def destroy_node(self) -> None:
+        try:
+            self.source.close()  # ends a ProcessSource's child
+        except Exception as exc:
+            self.get_logger().warning(f"closing the frame source failed: {exc}")
+        super().destroy_node()
 
 
 def camera_info(img: Image) -> CameraInfo:

@@ -36,13 +36,14 @@ class ClassifierNode(Node):
         self.knowledge = Knowledge(p["learner"], p["learner_params"], p["seed"], p["memory_path"],
                                    p["start_empty_on_error"])
         self.get_logger().info(self.knowledge.notice)
-        self.teacher = Teacher(p["teach_samples"], p["teach_timeout"])
+        self.teacher = Teacher(p["teach_samples"], p["teach_timeout"], reserved=(p["unknown_label"],))
+        self.stale_frames = 0
         self.teach_lock = threading.Lock()
         self.jobs: queue.Queue = queue.Queue()
         self.stats = diagnostics.Stats()
         self.fault = ""
         self.pub_objects = self.create_publisher(String, "objects", qos.result_qos())
-        self.pub_status = self.create_publisher(String, "teach_status", qos.result_qos())
+        self.pub_status = self.create_publisher(String, "teach_status", qos.command_qos())  # one per command
         self.pub_classes = self.create_publisher(String, "classes", qos.latched_qos())
         self.pub_diag = self.create_publisher(diagnostics.DiagnosticArray, "/diagnostics", 10)
         self.worker = LatestWorker(self._process, self._on_error, "classifier")
@@ -50,7 +51,7 @@ class ClassifierNode(Node):
         self.learner_thread.start()
         self.create_subscription(String, "features", self.worker.put, qos.latest_qos(),
                                  event_callbacks=qos.sub_events(self, "features"))
-        self.create_subscription(String, "teach", self._on_teach, qos.result_qos())
+        self.create_subscription(String, "teach", self._on_teach, qos.command_qos())
         self.create_service(Trigger, "~/save", self._srv_save)
         self.create_service(Trigger, "~/reset", self._srv_reset)
         self.create_service(Trigger, "~/list_classes", self._srv_list)
@@ -87,7 +88,14 @@ class ClassifierNode(Node):
         self.pub_objects.publish(String(data=messages.encode(
             "objects", stamp, payload["frame_id"], objects=objects,
             database_version=self.knowledge.database_version)))
-        self.stats.output(self.get_clock().now().nanoseconds * 1e-9 - (st["sec"] + st["nanosec"] * 1e-9))
+        age = self.get_clock().now().nanoseconds * 1e-9 - (st["sec"] + st["nanosec"] * 1e-9)
+        self.stats.output(age)
+        if self.p["max_input_age"] > 0 and abs(age) > self.p["max_input_age"]:
+            self.stale_frames += 1  # still labelled (the stamp says which frame), but an operator must know
+            self.get_logger().warning(
+                f"features of frame {st['sec']}.{st['nanosec']:09d} are {age:.1f} s off this node's clock "
+                f"(limit max_input_age {self.p['max_input_age']:g} s): a clock mismatch (use_sim_time on some "
+                "nodes only?) or a backlog", throttle_duration_sec=5.0)
         size = payload.get("image_size") or [0, 0]
         with self.teach_lock:
             status, job = self.teacher.frame(dets, X, (size[1], size[0]), time.monotonic())
@@ -167,7 +175,7 @@ class ClassifierNode(Node):
         k = self.knowledge
         extra = {"learner": k.learner_name, "classes": len(k.classes()), "database_version": k.database_version,
                  "teaching": self.teacher.session.command.label if self.teacher.session else "",
-                 "dropped_frames": self.worker.dropped}
+                 "dropped_frames": self.worker.dropped, "stale_frames": self.stale_frames}
         diagnostics.publish(self, self.pub_diag, self.stats, extra, self.fault)
 
     def destroy_node(self) -> None:

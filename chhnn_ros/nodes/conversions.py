@@ -33,6 +33,8 @@ def image_to_array(msg: Image) -> np.ndarray:
         raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
     dtype, channels = ENCODINGS[msg.encoding]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if h == 0 or w == 0:
+        raise ValueError(f"image is empty ({w}x{h} {msg.encoding})")
     row = w * channels * dtype.itemsize
     if step < row:
         raise ValueError(f"step {step} is smaller than width*channels*bytes = {row} ({msg.encoding}, width {w})")

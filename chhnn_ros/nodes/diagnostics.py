@@ -75,5 +75,7 @@ def make_status(name: str, window: dict[str, float], extra: dict[str, Any], faul
 def publish(node, publisher, stats: Stats, extra: dict[str, Any], fault: str = "") -> None:
     arr = DiagnosticArray()
     arr.header.stamp = node.get_clock().now().to_msg()
+    # cumulative counts too: a monitor that misses a message still sees every rejected input
+    extra = {**extra, "total_errors": stats.total_errors, "last_error": stats.last_error[:200]}
     arr.status = [make_status(node.get_fully_qualified_name(), stats.window(), extra, fault)]
     publisher.publish(arr)

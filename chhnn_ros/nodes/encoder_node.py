@@ -38,17 +38,46 @@ def split_mosaic(mosaic: np.ndarray, n: int, size: int) -> list[np.ndarray]:
 def encoder_kwargs(p: dict) -> dict:
     """Encoder parameters → keyword arguments of ``make_encoder`` (``model`` is a weights file)."""
     kw = {"device": p["device"]}
+    if p["encoder"] == "efficientnet-onnx":
+        kw["threads"] = p.get("onnx_threads", 0)
     if p["model"]:
         onnx = p["encoder"] == "efficientnet-onnx" and p["model"].endswith(".onnx")
         kw["checkpoint" if p["encoder"] == "clip" else "onnx_path" if onnx else "weights"] = p["model"]
     return kw
 
 
+def encoder_kind(p: dict) -> str:
+    """The make_encoder kind: ``efficientnet`` runs on ONNX Runtime when ``backend`` says so
+    (auto: on CPU, if onnxruntime is installed); the published encoder name stays ``efficientnet``."""
+    if p["encoder"] != "efficientnet" or p["backend"] == "torch":
+        return p["encoder"]
+    if p["backend"] == "onnx":
+        return "efficientnet-onnx"
+    import importlib.util
+
+    from chhnn_ros.perception.weights import resolve_device
+
+    cpu = resolve_device(p["device"]) == "cpu"
+    return "efficientnet-onnx" if cpu and importlib.util.find_spec("onnxruntime") else "efficientnet"
+
+
+def open_encoder(p: dict, log) -> tuple:
+    """(encoder, kind actually used); auto falls back to eager PyTorch if the ONNX export fails."""
+    kind = encoder_kind(p)
+    try:
+        return make_encoder(kind, **encoder_kwargs({**p, "encoder": kind})), kind
+    except Exception as exc:  # the export can fail in many ways; eager PyTorch is always there
+        if kind == p["encoder"] or p["backend"] != "auto":
+            raise
+        log.warning(f"ONNX Runtime backend unavailable ({exc}); using eager PyTorch")
+        return make_encoder(p["encoder"], **encoder_kwargs(p)), p["encoder"]
+
+
 class EncoderNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("encoder", **kwargs)
         p = self.p = declare(self, "encoder")
-        self.encoder = make_encoder(p["encoder"], **encoder_kwargs(p))
+        self.encoder, self.backend_kind = open_encoder(p, self.get_logger())
         self.stats = diagnostics.Stats()
         self.lock = threading.Lock()
         self.dets: OrderedDict[tuple, dict] = OrderedDict()
@@ -63,7 +92,7 @@ class EncoderNode(Node):
         self.create_timer(1.0, lambda: diagnostics.publish(
             self, self.pub_diag, self.stats,
             {"encoder": p["encoder"], "dim": self.encoder.dim, "dropped_frames": self.worker.dropped}))
-        self.get_logger().info(f"encoder {p['encoder']} ready (dim {self.encoder.dim})")
+        self.get_logger().info(f"encoder {p['encoder']} ready (dim {self.encoder.dim}, {self.backend_kind})")
 
     def _on_error(self, exc: BaseException) -> None:
         self.stats.error(str(exc))

@@ -48,15 +48,24 @@ class Knowledge:
         self.seed = seed
         self.path = memory.expand(memory_path) if memory_path else None
         self.lock = threading.Lock()
+        # One save at a time, snapshot taken inside: two concurrent saves (a teach's and ~/save or
+        # shutdown) could otherwise finish in the wrong order and leave an older version on disk.
+        self.save_lock = threading.Lock()
         self.learner = None
         self.database_version = 0
         self.extra: dict[str, Any] = {}
         self.notice = ""  # what happened at load, for the log
+        prior = self.learner_kw.get("prior")
+        if isinstance(prior, str) and prior not in ("auto", "random", "none"):
+            from chhnn_ros.learning.prior import load_prior
+
+            load_prior(prior)  # a missing/corrupt prior file fails the start, not the first teach an hour later
         self._load(start_empty_on_error)
 
     def _load(self, start_empty: bool) -> None:
         if self.path is None:
             return
+        stale = memory.remove_temp_files(self.path)
         try:
             payload = memory.load(self.path)
             if payload is None:
@@ -76,7 +85,8 @@ class Knowledge:
         self.learner, self.database_version = learner, payload["database_version"]
         self.extra = payload.get("extra", {})
         self.notice = f"loaded {len(learner.classes_)} classes (database version {self.database_version}) " \
-                      f"from {self.path}"
+                      f"from {self.path}" + (f"; removed {len(stale)} temporary file(s) of an interrupted save"
+                                             if stale else "")
 
     # ----------------------------------------------------------------- reading
     def classes(self) -> list:
@@ -102,12 +112,19 @@ class Knowledge:
     # ----------------------------------------------------------------- updates
     def _swap(self, learner, encoder: str | None = None) -> int:
         with self.lock:
+            before = self.learner, self.database_version, self.extra
             self.learner = learner
             self.database_version += 1
             if encoder:
                 self.extra = {"encoder": encoder, "dim": learner.dim}
             version = self.database_version
-        self.save()
+        try:
+            self.save()
+        except BaseException:  # not persisted = not learned: the caller reports "nothing changed"
+            with self.lock:
+                if self.database_version == version:
+                    self.learner, self.database_version, self.extra = before
+            raise
         return version
 
     def teach(self, label: str, X: np.ndarray, encoder: str) -> int:
@@ -131,19 +148,21 @@ class Knowledge:
         return self._swap(new)
 
     def reset(self) -> int:
-        with self.lock:
-            self.learner = None
-            self.database_version += 1
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        with self.save_lock:  # a save in flight must not bring the file back after the unlink
+            with self.lock:
+                self.learner = None
+                self.database_version += 1
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
         return self.database_version
 
     def save(self) -> str:
-        with self.lock:
-            learner, version, extra = self.learner, self.database_version, dict(self.extra)
-        if self.path is None:
-            return "memory_path is empty: not saved"
-        if learner is None:
-            return "nothing learned yet: not saved"
-        memory.save(self.path, learner.state_dict(), version, extra)
+        with self.save_lock:
+            with self.lock:
+                learner, version, extra = self.learner, self.database_version, dict(self.extra)
+            if self.path is None:
+                return "memory_path is empty: not saved"
+            if learner is None:
+                return "nothing learned yet: not saved"
+            memory.save(self.path, learner.state_dict(), version, extra)
         return f"saved {len(learner.classes_)} classes (database version {version}) to {self.path}"

@@ -107,7 +107,8 @@ def load(path: str | Path) -> dict[str, Any] | None:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise MemoryFileError(f"memory file {path} cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise MemoryFileError(f"memory file {path} cannot be read: truncated, corrupt or not a torch file "
+                              f"({type(exc).__name__}: {str(exc)[:120]})") from None
     if not isinstance(payload, dict) or payload.get("format") != MEMORY_FORMAT:
         raise MemoryFileError(f"{path} is not a chhnn_ros memory file")
     if payload.get("version") != MEMORY_VERSION:
@@ -118,6 +119,20 @@ def load(path: str | Path) -> dict[str, Any] | None:
     payload["learner_state"] = _from_safe(payload["learner_state"])
     payload["extra"] = _from_safe(payload.get("extra", {}))
     return payload
+
+
+def remove_temp_files(path: str | Path) -> list[Path]:
+    """Delete the temporary files of saves that a crash (kill -9, power cut) interrupted before
+    ``os.replace``; they are never the memory itself.  Call only when no save is running."""
+    path = expand(str(path))
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp") if path.parent.is_dir() else []:
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
 
 
 def quarantine(path: str | Path) -> Path:

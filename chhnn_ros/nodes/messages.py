@@ -96,6 +96,8 @@ def decode(text: str, kind: str) -> dict[str, Any]:
         payload = json.loads(text)
     except (json.JSONDecodeError, TypeError) as exc:
         raise ValueError(f"{kind} message is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{kind} message nests JSON too deeply") from None
     if not isinstance(payload, dict):
         raise ValueError(f"{kind} message must be a JSON object, got {type(payload).__name__}")
     if payload.get("schema") != kind:
@@ -105,9 +107,10 @@ def decode(text: str, kind: str) -> dict[str, Any]:
                          f"(this node reads version {SCHEMA_VERSION}); update the publisher or this package")
     if kind in ("detections", "truth", "features", "objects"):
         stamp = _require(payload, "stamp", dict, kind)
-        for k in ("sec", "nanosec"):
-            if not isinstance(stamp.get(k), int) or stamp[k] < 0:
-                raise ValueError(f"{kind} payload: stamp.{k} must be a non-negative integer")
+        for k, top in (("sec", 2**31 - 1), ("nanosec", 999_999_999)):  # builtin_interfaces/Time ranges
+            v = stamp.get(k)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= top:
+                raise ValueError(f"{kind} payload: stamp.{k} must be an integer in 0..{top}, got {v!r}")
         _require(payload, "frame_id", str, kind)
     if kind in ("detections", "truth", "features"):
         dets = _require(payload, "detections", list, kind)
@@ -137,6 +140,8 @@ def decode(text: str, kind: str) -> dict[str, Any]:
 def _check_vectors(payload: dict[str, Any]) -> None:
     vectors = _require(payload, "vectors", list, "features")
     dim = _require(payload, "dim", int, "features")
+    if dim < 1:
+        raise ValueError(f"features payload: dim must be >= 1, got {dim}")
     if len(vectors) != len(payload["detections"]):
         raise ValueError(f"features payload: {len(vectors)} vectors for {len(payload['detections'])} detections")
     for i, v in enumerate(vectors):
@@ -148,4 +153,6 @@ def _check_vectors(payload: dict[str, Any]) -> None:
 
 def vectors_to_lists(vectors: Sequence[Sequence[float]]) -> list[list[float]]:
     """float32 rows → JSON lists that read back to the identical float32 values."""
+    if len(vectors) == 0:  # a frame without detections (reshape(0, -1) is ambiguous and raises)
+        return []
     return np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1).tolist()

@@ -33,6 +33,12 @@ def result_qos() -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
+def command_qos() -> QoSProfile:
+    """Commands (teach) and their replies (teach_status): reliable and deep, so every command of a
+    burst from a script gets its reply instead of being silently cut to the last 10."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
 def latched_qos() -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -47,6 +53,13 @@ def _fix_hint(policy: str, param: str | None = None) -> str:
     return "make the publisher's and subscriber's QoS compatible"
 
 
+def _resolved(node, topic: str) -> str:
+    try:
+        return node.resolve_topic_name(topic)
+    except Exception:  # older rclpy, or a name rcl refuses: the relative name still helps
+        return topic
+
+
 def sub_events(node, topic: str, param: str | None = None) -> SubscriptionEventCallbacks:
     """Subscription callbacks that log a WARNING on incompatible QoS, naming the topic and the fix
     (``param``: the node parameter that sets this subscription's reliability, if any)."""
@@ -55,8 +68,8 @@ def sub_events(node, topic: str, param: str | None = None) -> SubscriptionEventC
         from rclpy.event_handler import qos_policy_name_from_kind
 
         policy = qos_policy_name_from_kind(event.last_policy_kind)
-        node.get_logger().warning(f"incompatible QoS on subscription {topic!r} ({policy}): nothing will be received; "
-                                  f"{_fix_hint(policy, param)}")
+        node.get_logger().warning(f"incompatible QoS on subscription {topic!r} ({_resolved(node, topic)}, {policy}): "
+                                  f"nothing will be received; {_fix_hint(policy, param)}")
 
     return SubscriptionEventCallbacks(incompatible_qos=on_incompatible)
 
@@ -66,8 +79,13 @@ def pub_events(node, topic: str) -> PublisherEventCallbacks:
         from rclpy.event_handler import qos_policy_name_from_kind
 
         policy = qos_policy_name_from_kind(event.last_policy_kind)
-        node.get_logger().warning(f"a subscriber of {topic!r} requested incompatible QoS ({policy}) and receives "
-                                  f"nothing: make that subscription best-effort/volatile, or set this node's "
-                                  f"image_reliability: reliable")
+        if "RELIABILITY" in policy:
+            fix = "make that subscription best-effort, or set this node's image_reliability: reliable"
+        elif "DURABILITY" in policy:
+            fix = "make that subscription volatile (this topic keeps no history for late joiners)"
+        else:
+            fix = "make that subscription's QoS compatible (best-effort, volatile, default deadline/liveliness)"
+        node.get_logger().warning(f"a subscriber of {topic!r} ({_resolved(node, topic)}) requested incompatible "
+                                  f"QoS ({policy}) and receives nothing: {fix}")
 
     return PublisherEventCallbacks(incompatible_qos=on_incompatible)

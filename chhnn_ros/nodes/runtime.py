@@ -33,7 +33,17 @@ def install_stop_handlers(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def apply_torch_threads(nodes: Sequence[Node]) -> None:
+    """Set PyTorch's intra-op thread count from a node's ``torch_threads`` parameter (process-wide)."""
+    for n in nodes:
+        if n.has_parameter("torch_threads") and n.get_parameter("torch_threads").value > 0:
+            import torch
+
+            torch.set_num_threads(int(n.get_parameter("torch_threads").value))
+
+
 def spin(nodes: Sequence[Node], stop: threading.Event, threads: int | None = None) -> None:
+    apply_torch_threads(nodes)
     # Callbacks mostly hand work to worker threads, so threads wait more than they compute; the
     # default (one per core) starves the camera timer and subscriptions when four nodes share it.
     executor = MultiThreadedExecutor(num_threads=threads or max(4, 2 * len(nodes)))

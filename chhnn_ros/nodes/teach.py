@@ -47,8 +47,10 @@ def check_label(label: Any) -> str:
         raise ValueError("label is empty")
     if len(label) > MAX_LABEL_CHARS:
         raise ValueError(f"label is {len(label)} characters long; the limit is {MAX_LABEL_CHARS}")
-    if any(unicodedata.category(c).startswith("C") for c in label):
-        raise ValueError("label contains control characters")
+    if any(unicodedata.category(c).startswith("C") or unicodedata.category(c) in ("Zl", "Zp") for c in label):
+        raise ValueError("label contains control characters or line breaks")
+    if "\ufffd" in label:  # what rclpy makes of bytes that are not UTF-8: the sender's encoding is wrong
+        raise ValueError("label is not valid UTF-8 (contains U+FFFD replacement characters)")
     return label
 
 
@@ -57,6 +59,8 @@ def parse_command(text: Any, default_samples: int) -> TeachCommand:
     if not isinstance(text, str):
         raise ValueError(f"teach message must be text, got {type(text).__name__}")
     text = text.strip()
+    if text.startswith("["):  # a JSON array is never a name
+        raise ValueError("teach JSON must be an object, e.g. {\"label\": \"cup\"}")
     if not text.startswith("{"):
         return TeachCommand("teach", check_label(text), samples=default_samples)
     try:
@@ -145,11 +149,12 @@ class TeachSession:
 class Teacher:
     """At most one teach at a time; the node feeds it commands and frames."""
 
-    def __init__(self, default_samples: int, timeout: float) -> None:
+    def __init__(self, default_samples: int, timeout: float, reserved: tuple[str, ...] = ()) -> None:
         if default_samples < 1 or timeout <= 0:
             raise ValueError("teach_samples must be >= 1 and teach_timeout > 0")
         self.default_samples = int(default_samples)
         self.timeout = float(timeout)
+        self.reserved = tuple(reserved)  # e.g. the unknown_label: a class of that name would be ambiguous
         self.session: TeachSession | None = None
 
     def command(self, text: Any, now: float) -> tuple[TeachStatus, TeachCommand | None]:
@@ -158,6 +163,9 @@ class Teacher:
             cmd = parse_command(text, self.default_samples)
         except ValueError as exc:
             return TeachStatus("error", "", f"bad teach command: {exc}"), None
+        if cmd.kind == "teach" and cmd.label in self.reserved:
+            return TeachStatus("error", cmd.label, f"bad teach command: {cmd.label!r} is reserved (the label of "
+                               "unrecognised objects); choose another name"), None
         if cmd.kind == "forget":
             return TeachStatus("collecting", cmd.label, f"forgetting {cmd.label!r}"), cmd
         if self.session is not None:

@@ -26,6 +26,14 @@ def _means_from_state(state: dict[str, Any], dim: int, n_classes: int) -> tuple[
     return means, counts
 
 
+
+def _grow_means(learner) -> None:
+    """Append zero means / counts for classes that arrived since the last update (NCM and SLDA)."""
+    n_new = len(learner.classes_) - len(learner.counts)
+    if n_new > 0:
+        learner.means = torch.cat([learner.means, torch.zeros((n_new, learner.dim), dtype=torch.float64)])
+        learner.counts += [0] * n_new
+
 @register
 class NCM(Learner):
     """Cosine similarity to L2-normalised running class means; softmax(scale · cos)."""
@@ -40,10 +48,7 @@ class NCM(Learner):
         self.counts: list[int] = []
 
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
-        n_new = len(self.classes_) - len(self.counts)
-        if n_new > 0:
-            self.means = torch.cat([self.means, torch.zeros((n_new, self.dim), dtype=torch.float64)])
-            self.counts += [0] * n_new
+        _grow_means(self)
         x = torch.from_numpy(X).double()
         for c in np.unique(idx):
             xc = x[torch.from_numpy(idx == c)]
@@ -106,10 +111,7 @@ class SLDA(Learner):
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
-        n_new = len(self.classes_) - len(self.counts)
-        if n_new > 0:
-            self.means = torch.cat([self.means, torch.zeros((n_new, self.dim), dtype=torch.float64)])
-            self.counts += [0] * n_new
+        _grow_means(self)
         x = torch.from_numpy(X).double()
         for c in np.unique(idx):
             xc = x[torch.from_numpy(idx == c)]

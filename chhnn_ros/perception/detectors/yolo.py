@@ -48,12 +48,18 @@ class YoloDetector(Detector):
                 ) from exc
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"cannot load YOLO model {spec!r}: {reason}") from exc
-        self.names: dict[int, str] = {int(k): str(v) for k, v in self.model.names.items()}
+        try:  # ultralytics loads lazily: a non-YOLO file (e.g. a .pth state dict) fails here with AssertionError
+            self.names: dict[int, str] = {int(k): str(v) for k, v in self.model.names.items()}
+        except Exception as exc:
+            raise ValueError(f"cannot load YOLO model {spec!r}: {type(exc).__name__}: {exc}") from exc
         self.class_ids = class_filter(classes, self.names)
         if warmup:
             # ultralytics builds its predictor (fuses layers, ~1 s on CPU) on the first call: pay it here,
             # not on the robot's first frame. Never in track mode (it would seed the tracker).
-            self._predict(np.full((self.imgsz * 3 // 4, self.imgsz, 3), 114, np.uint8), track=False)
+            try:
+                self._predict(np.full((self.imgsz * 3 // 4, self.imgsz, 3), 114, np.uint8), track=False)
+            except Exception as exc:  # e.g. AssertionError for a .pth file: a load error, not a crash
+                raise ValueError(f"YOLO model {spec!r} does not run: {type(exc).__name__}: {exc}") from exc
 
     def detect(self, frame: Frame | np.ndarray) -> list[Detection]:
         image = frame_image(frame)
