@@ -143,21 +143,27 @@ class CHHNN(Learner):
         # a step (all old classes while they fit, a random subset beyond).
         per_class = max(4, cfg["batch"] // len(self.classes_))
         max_other = max(1, cfg["batch"] // per_class - len(current))
-        # Masks come from the clean features and the prior is frozen: compute
-        # them once per teach for the new samples and the whole replay pool.
         mem_x, mem_y = self.memory.all(others)
         pool_x = torch.from_numpy(np.concatenate([X, mem_x]))
         pool_y = torch.from_numpy(np.concatenate([idx, mem_y]))
-        pool_m = self._masks(pool_x)
         by_class = {c: np.flatnonzero(pool_y.numpy() == c) for c in current + others}
+        picks = []
+        for _ in range(cfg["steps"]):
+            old = list(rng.choice(others, size=min(len(others), max_other), replace=False)) if others else []
+            picks.append(np.concatenate([rng.choice(by_class[c], size=per_class) for c in current + old]))
+        # Masks come from the clean features and the prior is frozen: compute
+        # them once per teach, for the samples the steps use only (the replay
+        # pool grows with every class; the picks are bounded by steps × batch).
+        used = np.unique(np.concatenate(picks))
+        used_m = self._masks(pool_x[torch.from_numpy(used)])
         opt = self._optimizer()
         scale = float(X.std()) + 1e-6
         self.net.train()
-        for _ in range(cfg["steps"]):
-            old = list(rng.choice(others, size=min(len(others), max_other), replace=False)) if others else []
-            pick = torch.from_numpy(np.concatenate([rng.choice(by_class[c], size=per_class) for c in current + old]))
+        for pick_np in picks:
+            pick = torch.from_numpy(pick_np)
             xb = pool_x[pick] + cfg["noise"] * scale * torch.randn((len(pick), self.dim), generator=gen)
-            masks = None if pool_m is None else [m[pick] for m in pool_m]
+            pos = torch.from_numpy(np.searchsorted(used, pick_np))
+            masks = None if used_m is None else [m[pos] for m in used_m]
             loss = F.cross_entropy(self.net(xb, masks), pool_y[pick])
             opt.zero_grad()
             loss.backward()
