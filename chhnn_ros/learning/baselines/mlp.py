@@ -114,6 +114,18 @@ def check_positive(**values: float) -> None:
             raise ValueError(f"{key} must be a positive finite number, got {val!r}")
 
 
+def check_counts(**values: int) -> None:
+    """Every value must be an ``int`` >= 1 (steps, batch sizes, budgets, time steps)."""
+    for key, val in values.items():
+        if not isinstance(val, int) or val < 1:
+            raise ValueError(f"{key} must be an integer >= 1, got {val!r}")
+
+
+def check_optimizer(kind: str) -> None:
+    if kind not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {kind!r}")
+
+
 def check_hidden(hidden: Sequence[int]) -> list[int]:
     try:
         out = [int(h) for h in hidden]
@@ -168,11 +180,8 @@ class MLPLearner(Learner):
         super().__init__(dim, seed)
         hidden = check_hidden(hidden)
         check_positive(lr=lr)
-        for key, val in (("steps", steps), ("batch", batch)):
-            if not isinstance(val, int) or val < 1:
-                raise ValueError(f"{key} must be an integer >= 1, got {val!r}")
-        if optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+        check_counts(steps=steps, batch=batch)
+        check_optimizer(optimizer)
         self.config.update(hidden=hidden, lr=float(lr), optimizer=optimizer, steps=int(steps), batch=int(batch))
         self.net = GrowableMLP(dim, hidden, 0, self.seed)
         self.n_updates = 0

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chhnn_ros.learning.baselines.mlp import GrowableMLP, MLPLearner, check_positive, clone_state
+from chhnn_ros.learning.baselines.mlp import GrowableMLP, MLPLearner, check_counts, check_positive, clone_state
 from chhnn_ros.learning.registry import register
 
 
@@ -28,9 +28,7 @@ class Replay(MLPLearner):
 
     def __init__(self, dim: int, seed: int = 0, budget: int = 2000, replay_batch: int = 32, **kw: Any) -> None:
         super().__init__(dim, seed, **kw)
-        for key, val in (("budget", budget), ("replay_batch", replay_batch)):
-            if not isinstance(val, int) or val < 1:
-                raise ValueError(f"{key} must be an integer >= 1, got {val!r}")
+        check_counts(budget=budget, replay_batch=replay_batch)
         self.config.update(budget=int(budget), replay_batch=int(replay_batch))
         self.store: list[torch.Tensor] = []  # per class (m, dim) float32
         self.seen: list[int] = []

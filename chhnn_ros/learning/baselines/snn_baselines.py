@@ -32,7 +32,14 @@ import torch
 import torch.nn.functional as F
 
 from chhnn_ros.learning.base import Learner
-from chhnn_ros.learning.baselines.mlp import check_hidden, check_positive, clone_state, make_optimizer
+from chhnn_ros.learning.baselines.mlp import (
+    check_counts,
+    check_hidden,
+    check_optimizer,
+    check_positive,
+    clone_state,
+    make_optimizer,
+)
 from chhnn_ros.learning.registry import register
 from chhnn_ros.learning.snn import NEURONS, SpikingMLP
 
@@ -63,13 +70,10 @@ class SNNLearner(Learner):
         super().__init__(dim, seed)
         hidden = check_hidden(hidden)
         check_positive(lr=lr)
-        for key, val in (("steps", steps), ("batch", batch), ("T", T)):
-            if not isinstance(val, int) or val < 1:
-                raise ValueError(f"{key} must be an integer >= 1, got {val!r}")
+        check_counts(steps=steps, batch=batch, T=T)
         if neuron not in NEURONS:
             raise ValueError(f"neuron must be one of {NEURONS}, got {neuron!r}")
-        if optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+        check_optimizer(optimizer)
         self.config.update(hidden=hidden, neuron=neuron, T=int(T), lr=float(lr), optimizer=optimizer,
                            steps=int(steps), batch=int(batch))
         self.net = self._new_net(0)
@@ -181,9 +185,7 @@ class LatentReplaySNN(SNNLearner):
         n_hidden = len(self.config["hidden"])
         if not isinstance(latent_layer, int) or not -n_hidden <= latent_layer < n_hidden:
             raise ValueError(f"latent_layer must index one of the {n_hidden} hidden layers, got {latent_layer!r}")
-        for key, val in (("T_replay", T_replay), ("per_class", per_class), ("replay_batch", replay_batch)):
-            if not isinstance(val, int) or val < 1:
-                raise ValueError(f"{key} must be an integer >= 1, got {val!r}")
+        check_counts(T_replay=T_replay, per_class=per_class, replay_batch=replay_batch)
         if T_replay > self.config["T"]:
             raise ValueError(f"T_replay ({T_replay}) cannot exceed T ({self.config['T']})")
         check_positive(replay_threshold=replay_threshold, replay_weight=replay_weight)
