@@ -130,7 +130,7 @@ def test_teach_split_and_ncm():
 def test_camera_sources_process_and_cache():
     pytest.importorskip("rclpy")
     pytest.importorskip("pybullet")
-    from chhnn_ros.nodes.camera_node import CachedSource, ProcessSource
+    from chhnn_ros.perception.source_wrappers import CachedSource, ProcessSource
     from chhnn_ros.perception.sources import make_source
 
     kw = {"width": 96, "height": 64, "seed": 3, "n_objects": 2}

@@ -8,14 +8,8 @@ With ``source: sim`` it also publishes the ground-truth boxes on ``truth``
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection
-from pathlib import Path
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -27,109 +21,10 @@ from chhnn_ros.nodes import diagnostics, messages, qos
 from chhnn_ros.nodes.conversions import array_to_image, sec_to_stamp
 from chhnn_ros.nodes.runtime import main_for
 from chhnn_ros.params import declare
+from chhnn_ros.perception.source_wrappers import CachedSource, ProcessSource
 from chhnn_ros.perception.sources import make_source
 
 STAMP_SKEW_S = 3600.0
-
-
-def _serve(fd: int) -> None:
-    """Child process of :class:`ProcessSource`: open the source, answer read/call requests."""
-    conn = Connection(fd)
-    kind, kw = conn.recv()
-    try:
-        src = make_source(kind, **kw)
-    except Exception as exc:
-        conn.send((False, str(exc)))
-        return
-    conn.send((True, getattr(src, "scene", None) is not None))
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):  # the parent is gone
-            break
-        if msg[0] == "stop":
-            break
-        try:
-            conn.send((True, src.read() if msg[0] == "read" else getattr(src.scene, msg[1])()))
-        except Exception as exc:
-            conn.send((False, str(exc)))
-    src.close()
-
-
-class ProcessSource:
-    """A frame source in a child process, rendering on request.
-
-    PyBullet keeps the GIL for the whole ~85 ms of a 640x480 render, which
-    in a one-process bringup stalls the detector, encoder and classifier; in
-    a child process the camera thread waits on a pipe without the GIL.  No
-    frame is rendered ahead: that would render the next frame while the
-    pipeline works on this one, competing with it for the CPU (measured:
-    higher latency on 2 cores).  The child is a plain ``python -c`` (not
-    multiprocessing's spawn, which re-imports the parent's main script).
-    """
-
-    def __init__(self, kind: str, kw: dict) -> None:
-        mine, theirs = socket.socketpair()
-        root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        code = "import sys; from chhnn_ros.nodes.camera_node import _serve; _serve(int(sys.argv[1]))"
-        self._proc = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())],
-                                      pass_fds=[theirs.fileno()], env=env)
-        theirs.close()
-        self._conn = Connection(mine.detach())
-        self._conn.send((kind, kw))
-        try:
-            ok, value = self._conn.recv()
-        except EOFError:
-            raise RuntimeError(f"the {kind} source process exited at start (status {self._proc.wait(5)})") from None
-        if not ok:
-            self._proc.wait(5.0)
-            raise ValueError(value)
-        self.scene = self if value else None
-        self._lock = threading.Lock()
-
-    def _ask(self, *request: str):
-        with self._lock:
-            self._conn.send(request)
-            ok, value = self._conn.recv()
-        if not ok:
-            raise RuntimeError(value)
-        return value
-
-    def read(self):
-        return self._ask("read")
-
-    def reset(self) -> None:
-        self._ask("call", "reset")
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):  # the child may already be gone
-            self._conn.send(("stop",))
-        try:
-            self._proc.wait(2.0)
-        except subprocess.TimeoutExpired:
-            self._proc.terminate()
-            self._proc.wait(2.0)
-        self._conn.close()
-
-
-class CachedSource:
-    """``n`` frames rendered once, then published in a loop (cheap, repeatable)."""
-
-    def __init__(self, src, n: int) -> None:
-        self.frames = [f for f in (src.read() for _ in range(n)) if f is not None]
-        src.close()
-        if not self.frames:
-            raise ValueError("the frame source gave no frame to cache")
-        self.scene, self._i = None, 0
-
-    def read(self):
-        frame = self.frames[self._i % len(self.frames)]
-        self._i += 1
-        return frame
-
-    def close(self) -> None:
-        pass
 
 
 def open_source(p: dict):
