@@ -18,7 +18,7 @@ def features(**over):
     fields = {"image_size": [64, 48], "encoder": "efficientnet", "dim": 3,
               "detections": [messages.detection_to_dict(d)], "vectors": messages.vectors_to_lists(vec)}
     fields.update(over)
-    return messages.encode("features", STAMP, "cam", **fields)
+    return messages.encode("features", STAMP, "cam", **{k: v for k, v in fields.items() if v is not None})
 
 
 def test_features_round_trip_exact_float32():
@@ -74,3 +74,21 @@ def test_objects_classes_status():
     assert c["classes"] == ["cup"]
     with pytest.raises(ValueError, match="state"):
         messages.decode(messages.encode("teach_status", state="sleeping"), "teach_status")
+
+
+def test_features_base64_round_trip_and_errors():
+    X = np.array([[0.1, -2.5, 3.0], [1e-30, 7.0, -0.0]], np.float32)
+    dets = [{"box": [1, 2, 30, 40]}, {"box": [3, 4, 50, 60]}]
+    text = features(detections=dets, vectors=None, vectors_b64=messages.vectors_to_b64(X))
+    assert '"vectors"' not in text  # the binary form only
+    p = messages.decode(text, "features")
+    assert p["vectors"].dtype == np.float32 and p["vectors"].shape == (2, 3)
+    np.testing.assert_array_equal(p["vectors"], X)
+    empty = messages.decode(features(detections=[], vectors=None, vectors_b64=messages.vectors_to_b64(
+        np.zeros((0, 3), np.float32))), "features")
+    assert empty["vectors"].shape == (0, 3)
+    for b64, match in ((messages.vectors_to_b64(X[:1]), "holds 12 bytes, expected 2 detections x 3 x 4 = 24"),
+                       ("not base64!", "not valid base64"),
+                       (messages.vectors_to_b64(np.array([[0, np.nan, 0], [0, 0, 0]], np.float32)), "NaN or inf")):
+        with pytest.raises(ValueError, match=match):
+            messages.decode(features(detections=dets, vectors=None, vectors_b64=b64), "features")

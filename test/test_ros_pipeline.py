@@ -137,9 +137,15 @@ def test_one_process_bringup_teach_demo(tmp_path):
     print("\n" + proc.stdout[-1500:])
 
 
-def test_bringup_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("executor", ["events", "multi"])
+def test_bringup_stops_on_sigterm(tmp_path, executor):
+    """Both executors (CHHNN_EXECUTOR) run the graph and stop cleanly; events is the default."""
     env = {**os.environ, "ROS_DOMAIN_ID": str(int(os.environ.get("ROS_DOMAIN_ID", "200")) + 2),
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    if executor == "multi":
+        env["CHHNN_EXECUTOR"] = "multi"
+    else:
+        env.pop("CHHNN_EXECUTOR", None)
     log = tmp_path / "bringup.log"
     proc = subprocess.Popen([sys.executable, "-m", "chhnn_ros.nodes.bringup", "--ros-args", "-p", "learner:=ncm",
                              "-p", f"memory_path:={tmp_path}/m.pt", "-p", "device:=cpu"],
@@ -153,3 +159,4 @@ def test_bringup_stops_on_sigterm(tmp_path):
     assert proc.wait(30) == 0, log.read_text()[-3000:]
     text = log.read_text()
     assert "Traceback" not in text and "context is invalid" not in text, text[-3000:]
+    assert f"executor: {'EventsExecutor' if executor == 'events' else 'MultiThreadedExecutor'}" in text

@@ -1,5 +1,5 @@
 """chhnn-perception: the four nodes (camera, detector, encoder, classifier)
-in ONE process on a MultiThreadedExecutor, with the same names, namespace and
+in ONE process (events executor, see runtime.py), with the same names, namespace and
 parameters as launch/perception.launch.py, and no ros2 CLI needed.
 
     chhnn-perception                                 # sim scene, ground-truth boxes, EfficientNet features

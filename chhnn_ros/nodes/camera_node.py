@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -73,14 +74,17 @@ class CameraNode(Node):
             self.pub_truth = self.create_publisher(String, "truth", qos.result_qos())
         self.scene = getattr(self.source, "scene", None)  # the SimScene behind a sim source
         if self.scene is not None:
-            # Own callback group: the frame timer is always due when rendering is slow, and in the
-            # node's default group it would starve this service; source_lock serialises the two.
+            # Own callback group: a reset takes ~1 s and must not hold up the node's other callbacks
+            # (multi-threaded executor); source_lock serialises it with the capture thread.
             self.create_service(Trigger, "~/randomize", self._on_randomize,
                                 callback_group=MutuallyExclusiveCallbackGroup())
         self.pub_diag = self.create_publisher(diagnostics.DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, lambda: diagnostics.publish(self, self.pub_diag, self.stats, {"source": p["source"]}))
         self.ended = False
-        self.timer = self.create_timer(1.0 / p["rate"], self._tick)
+        self._halt = threading.Event()
+        self.capture = threading.Thread(target=self._capture_loop, args=(1.0 / p["rate"],), name="capture",
+                                        daemon=True)
+        self.capture.start()
         self.get_logger().info(f"publishing {p['source']} frames at {p['rate']:g} Hz on {self.pub_image.topic_name}")
 
     def _on_randomize(self, _req, resp):
@@ -91,6 +95,27 @@ class CameraNode(Node):
         except Exception as exc:  # report, never crash the camera
             resp.success, resp.message = False, f"randomize failed: {exc}"
         return resp
+
+    def _capture_loop(self, period: float) -> None:
+        """Read and publish at ``rate`` Hz in this thread, not in an executor callback: a camera
+        read or a sim render blocks for tens of ms, which in a single-threaded executor (the
+        events executor of the one-process bringup) would hold up every node's callbacks."""
+        next_t = time.monotonic()
+        while not self._halt.is_set():
+            try:
+                self._tick()
+            except Exception as exc:  # e.g. publishing while the context shuts down
+                if self._halt.is_set() or not self.context.ok():
+                    return
+                self.get_logger().error(f"frame not published: {exc}", throttle_duration_sec=5.0)
+            next_t += period
+            if next_t < time.monotonic():  # behind (slow source): skip missed ticks, as a timer does
+                next_t = time.monotonic()
+            self._halt.wait(next_t - time.monotonic())
+
+    def stop_capture(self) -> None:
+        self._halt.set()
+        self.capture.join(timeout=10.0)
 
     def _tick(self) -> None:
         try:
@@ -123,6 +148,7 @@ class CameraNode(Node):
         self.stats.output()
 
     def destroy_node(self) -> None:
+        self.stop_capture()
         try:
             self.source.close()  # ends a ProcessSource's child
         except Exception as exc:

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 
-import numpy as np
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from std_msgs.msg import String
@@ -68,7 +67,7 @@ class ClassifierNode(Node):
         self.stats.input()
         payload = messages.decode(msg.data, "features")
         dets = payload["detections"]
-        X = np.asarray(payload["vectors"], dtype=np.float32).reshape(len(dets), payload["dim"])
+        X = payload["vectors"]  # (n, dim) float32, checked by decode
         try:
             self.knowledge.check_features(payload["encoder"], payload["dim"])
             self.fault = ""

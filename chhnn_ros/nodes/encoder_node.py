@@ -1,4 +1,4 @@
-"""encoder: ``detections`` + ``crops`` (same stamp) → ``features`` (JSON).
+"""encoder: ``detections`` + ``crops`` (same stamp) → ``features`` (JSON, vectors in base64).
 
 The two inputs are paired by their exact header stamp; a frame with no
 detection needs no crops.  Encoding runs in a one-slot worker so the newest
@@ -139,7 +139,7 @@ class EncoderNode(Node):
         out = messages.encode(
             "features", Time(sec=st["sec"], nanosec=st["nanosec"]), payload["frame_id"],
             image_size=payload.get("image_size"), encoder=self.p["encoder"], dim=int(self.encoder.dim),
-            detections=[messages.detection_to_dict(d) for d in dets], vectors=messages.vectors_to_lists(vectors))
+            detections=[messages.detection_to_dict(d) for d in dets], vectors_b64=messages.vectors_to_b64(vectors))
         self.pub.publish(String(data=out))
         self.stats.output(self.get_clock().now().nanoseconds * 1e-9 - (st["sec"] + st["nanosec"] * 1e-9))
 

@@ -138,7 +138,7 @@ class PerceptionGraph:
     def close(self) -> None:
         # Stop rendering first and let in-flight callbacks end: rclpy's executor shutdown does not wait for
         # them, and a callback still running when its node is destroyed logs an InvalidHandle error.
-        self.nodes[0].timer.cancel()
+        self.nodes[0].stop_capture()
         time.sleep(0.5)
         self.stop.set()
         self.thread.join(timeout=30.0)
