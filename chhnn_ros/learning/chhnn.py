@@ -1,8 +1,9 @@
 """CH-HNN as an online learner: frozen ANN prior → masks → metaplastic SNN.
 
 One ``partial_fit`` call is one teach: a handful of feature vectors of one
-(or a few) classes.  The update runs ``steps`` Adam steps on a class-balanced
-batch made of the new samples plus replayed exemplars of the other classes
+(or a few) classes.  The update runs up to ``steps`` SGD-momentum steps (it
+stops once a whole batch is classified correctly, after ``min_steps``) on
+class-balanced batches of the new samples plus replayed exemplars of the other classes
 (:class:`ClassMemory`), with per-sample masks from the frozen prior and
 metaplastic damping of every update that would shrink a consolidated weight.
 A new class's output row is imprinted from the mean hidden spike rate of its
@@ -78,9 +79,12 @@ class CHHNN(Learner):
         batch: int = 64,
         memory_per_class: int = 200,
         noise: float = 0.05,
+        min_steps: int = 2,
     ) -> None:
         super().__init__(dim, seed)
         hidden = [int(h) for h in hidden]
+        if int(min_steps) < 0:
+            raise ValueError("min_steps must be >= 0")
         for key, val in (("steps", steps), ("batch", batch), ("T", T)):
             if int(val) < 1:
                 raise ValueError(f"{key} must be >= 1")
@@ -90,12 +94,17 @@ class CHHNN(Learner):
             raise ValueError("lr must be a positive number")
         self.config.update(hidden=hidden, neuron=neuron, T=int(T), prior=str(prior), meta=float(meta),
                            meta_fn=meta_fn, lr=float(lr), optimizer=optimizer, steps=int(steps), batch=int(batch),
-                           memory_per_class=int(memory_per_class), noise=float(noise))
+                           memory_per_class=int(memory_per_class), noise=float(noise),
+                           min_steps=int(min_steps))
         self.net = SpikingMLP(dim, hidden, 0, neuron=neuron, T=T, seed=seed)
         self.prior, self.prior_source = resolve_prior(str(prior), dim, hidden, seed)
         self.memory = ClassMemory(dim, memory_per_class, seed)
         self.n_updates = 0
         self.last_meta_fraction = 0.0
+        self.last_steps = 0  # training steps the last teach ran (diagnostics)
+        # Masks of each class's stored exemplars (bool, not saved): the prior is frozen and its
+        # heads are wide (~4 ms per 64 rows), so they are computed once per memory change.
+        self._mem_masks: dict[int, list[torch.Tensor]] = {}
 
     # ---------------------------------------------------------------- helpers
     def _masks(self, x: torch.Tensor) -> list[torch.Tensor] | None:
@@ -124,6 +133,19 @@ class CHHNN(Learner):
             lr=cfg["lr"], meta_fn=cfg["meta_fn"], betas=(0.9, 0.999 if cfg["optimizer"] == "adam" else 0.0),
         )
 
+    @torch.no_grad()
+    def _pool_masks(self, x_new: torch.Tensor, others: list[int]) -> list[torch.Tensor] | None:
+        """Masks of the replay pool [new samples, stored exemplars of ``others``] (bool)."""
+        if self.prior is None:
+            return None
+        parts = [[m.bool() for m in self._masks(x_new)]]
+        for c in others:
+            if c not in self._mem_masks:
+                mem_x, _ = self.memory.all([c])
+                self._mem_masks[c] = [m.bool() for m in self._masks(torch.from_numpy(mem_x))]
+            parts.append(self._mem_masks[c])
+        return [torch.cat(layer) for layer in zip(*parts)]
+
     # ------------------------------------------------------------------ hooks
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
         cfg = self.config
@@ -132,6 +154,7 @@ class CHHNN(Learner):
             self.net.add_outputs(1, self._imprint(X[idx == c]))
         for c in np.unique(idx):
             self.memory.add(int(c), X[idx == c])
+            self._mem_masks.pop(int(c), None)
         if len(self.classes_) < 2:
             return  # one class: nothing to discriminate yet (imprinting suffices)
 
@@ -151,24 +174,28 @@ class CHHNN(Learner):
         for _ in range(cfg["steps"]):
             old = list(rng.choice(others, size=min(len(others), max_other), replace=False)) if others else []
             picks.append(np.concatenate([rng.choice(by_class[c], size=per_class) for c in current + old]))
-        # Masks come from the clean features and the prior is frozen: compute
-        # them once per teach, for the samples the steps use only (the replay
-        # pool grows with every class; the picks are bounded by steps × batch).
-        used = np.unique(np.concatenate(picks))
-        used_m = self._masks(pool_x[torch.from_numpy(used)])
+        pool_m = self._pool_masks(torch.from_numpy(X), others)
         opt = self._optimizer()
         scale = float(X.std()) + 1e-6
         self.net.train()
-        for pick_np in picks:
+        done = 0
+        for step, pick_np in enumerate(picks):
             pick = torch.from_numpy(pick_np)
             xb = pool_x[pick] + cfg["noise"] * scale * torch.randn((len(pick), self.dim), generator=gen)
-            pos = torch.from_numpy(np.searchsorted(used, pick_np))
-            masks = None if used_m is None else [m[pos] for m in used_m]
-            loss = F.cross_entropy(self.net(xb, masks), pool_y[pick])
+            masks = None if pool_m is None else [m[pick].float() for m in pool_m]
+            logits = self.net(xb, masks)
+            # Stop once a whole (noisy, class-balanced) batch is classified correctly, after
+            # min_steps: a class that is already learned gets few updates, which is both
+            # faster and less disruptive to the other classes (measured in the README).
+            if step >= cfg["min_steps"] and bool((logits.argmax(1) == pool_y[pick]).all()):
+                break
+            loss = F.cross_entropy(logits, pool_y[pick])
             opt.zero_grad()
             loss.backward()
             opt.step()
+            done += 1
         self.net.eval()
+        self.last_steps = done
         self.last_meta_fraction = opt.last_scaled_fraction
         self.n_updates += 1
 
@@ -180,6 +207,7 @@ class CHHNN(Learner):
     def _forget(self, index: int) -> None:
         self.net.remove_output(index)
         self.memory.remove_class(index)
+        self._mem_masks.clear()  # class indices shift
 
     def _get_state(self) -> dict[str, Any]:
         return {
@@ -204,6 +232,7 @@ class CHHNN(Learner):
         memory = ClassMemory(self.dim, self.config["memory_per_class"], self.seed)
         memory.load(state["memory"])
         self.net, self.prior, self.memory = net.eval(), prior, memory
+        self._mem_masks.clear()
         self.prior_source = state.get("prior_source", "unknown")
         self.n_updates = int(state.get("n_updates", 0))
 

@@ -69,22 +69,27 @@ class MetaplasticAdam(torch.optim.Optimizer):
                 if not st:
                     st["step"] = 0
                     st["m"] = torch.zeros_like(p)
-                    st["v"] = torch.zeros_like(p)
+                    if b2:
+                        st["v"] = torch.zeros_like(p)
                 st["step"] += 1
                 st["m"].mul_(b1).add_(grad, alpha=1 - b1)
-                st["v"].mul_(b2).addcmul_(grad, grad, value=1 - b2)
-                bc1 = 1 - b1 ** st["step"]
-                bc2 = 1 - b2 ** st["step"] if b2 else 1.0
-                if b2 == 0:  # SGD with (bias-corrected) momentum
-                    update = st["m"] / bc1
+                lr = group["lr"] / (1 - b1 ** st["step"])  # bias correction of m folded into the step size
+                if b2 == 0:  # SGD with (bias-corrected) momentum: the update is m itself
+                    update = st["m"]
                 else:
-                    update = (st["m"] / bc1) / ((st["v"] / bc2).sqrt() + group["eps"])
+                    st["v"].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                    update = st["m"] / ((st["v"] / (1 - b2 ** st["step"])).sqrt() + group["eps"])
                 if group["meta"] > 0:
-                    factor = meta_factor(p, update, group["meta"], group["meta_fn"])
-                    damped += int((factor < 1).sum())
+                    # meta_factor, written with fewer temporaries: this runs every step of every teach
+                    shrinks = torch.mul(p, update).gt(0)
+                    factor = torch.where(shrinks, torch.exp(p.abs().mul_(-group["meta"]))
+                                         if group["meta_fn"] == "exp" else
+                                         META_FUNCTIONS[group["meta_fn"]](group["meta"] * p.abs()), 1.0)
+                    damped += int(shrinks.sum())
                     total += factor.numel()
-                    update = update * factor
-                p.sub_(update, alpha=group["lr"])
+                    p.addcmul_(update, factor, value=-lr)
+                else:
+                    p.add_(update, alpha=-lr)
         if total:
             self.last_scaled_fraction = damped / total
         return loss
