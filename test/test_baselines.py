@@ -147,3 +147,18 @@ def test_latent_replay_stores_compressed_spikes_and_protects_old_classes(data: t
     old_lr, old_ft = accuracy(learner, Xte, yte, STEPS[0]), accuracy(baseline, Xte, yte, STEPS[0])
     assert old_ft < 0.2 and old_lr > 0.6, (old_lr, old_ft)
     assert accuracy(learner, Xte, yte, list(range(10))) > 0.6
+
+
+def test_joint_equals_one_offline_fit_on_everything(data: tuple) -> None:
+    """The cumulative reference: after the stream it predicts exactly what one logistic
+    regression fitted offline on all taught samples predicts, whatever the teach order."""
+    from sklearn.linear_model import LogisticRegression
+
+    Xtr, Xte, ytr, yte = data
+    joint = run("joint", data)
+    assert joint._model is None  # retrained lazily, on the first query after new data
+    offline = LogisticRegression(max_iter=300).fit(Xtr, ytr)
+    assert (joint.predict(Xte) == offline.predict(Xte)).mean() > 0.99
+    assert accuracy(joint, Xte, yte, STEPS[0]) > 0.9  # the first step's classes are not forgotten
+    joint.forget(0)
+    assert 0 not in set(joint.predict(Xte)) and len(joint.X) == int((ytr != 0).sum())

@@ -89,6 +89,10 @@ def test_model_parts_give_every_key_and_valid_json(tmp_path):
     assert set(perf.GOALS) <= set(summary)
     assert summary["snn_parallel_variant"] == "multistep"  # PSN is 50 points worse: not eligible
     assert summary["snn_parallel_speedup"] == speed["speedup_multistep"]
+    better = {**res, "models": {**res["models"], "snn_accuracy": [
+        {"lif_multistep": 0.5, "lif_stepwise": 0.5, "psn": 0.52, "data": "blobs"}]}}
+    expect = max(("multistep", "psn"), key=lambda k: speed[f"speedup_{k}"])
+    assert perf.headline(better)["snn_parallel_variant"] == expect  # more accurate is not "outside 1 point"
     assert math.isnan(summary["overhead_ratio"]) and summary["energy_ratio"] > 0
     text = json.dumps(perf._clean({**res, "summary": summary}))
     assert json.loads(text)["summary"]["overhead_ratio"] is None  # NaN is not valid JSON

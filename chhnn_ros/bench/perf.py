@@ -59,7 +59,8 @@ def model_suite(quick: bool, log=print) -> tuple[dict[str, Any], Any]:
     from chhnn_ros.bench import perf_encoders as pe
     from chhnn_ros.bench import perf_models as pm
 
-    n_frames, repeat, views = (32, 1, 20) if quick else (90, 3, 20)
+    # 90 frames even in quick mode: ~420 test views, so "accuracy within 1 point" is resolvable
+    n_frames, repeat, views = (90, 1, 20) if quick else (90, 3, 20)
     log(f"perf: rendering {n_frames} sim frames")
     per = pe.frame_crops(pe.sim_frames(n_frames, seed=0))
     per_frame = [c for c, _ in per]
@@ -80,12 +81,18 @@ def model_suite(quick: bool, log=print) -> tuple[dict[str, Any], Any]:
     # From here on PyTorch runs as in the classifier node (its torch_threads parameter).
     torch.set_num_threads(defaults("classifier")["torch_threads"] or torch.get_num_threads())
     log("perf: teaching")
+    # The denominator is the encoder as the encoder node runs it (ONNX Runtime, its onnx_threads
+    # parameter), as the learner runs as in the classifier node; all-core ONNX is reported too.
+    from chhnn_ros.bench.perf_pipeline import default_encoder
+
+    node_enc = {"node": default_encoder()[0], "onnx": encoders["onnx"]}
     teach, learner = pe.teach_cost(feats, crops, labels, split,
-                                   {"onnx": encoders["onnx"]} if quick else encoders, repeat)
+                                   node_enc if quick else {**node_enc, "eager": encoders["eager"]}, repeat)
     teach["torch_threads"] = torch.get_num_threads()
+    teach["onnx_threads_node"] = defaults("encoder")["onnx_threads"]
     # The lever for teach cost is the number of training steps per teach: measure a cheaper setting too.
-    fast, fast_learner = pe.teach_cost(feats, crops, labels, split, {"onnx": encoders["onnx"]}, repeat, steps=5)
-    teach["steps5"] = {"teach_ms": fast["teach_ms"], "ratio_onnx": fast["ratio_onnx"],
+    fast, fast_learner = pe.teach_cost(feats, crops, labels, split, {"node": node_enc["node"]}, repeat, steps=5)
+    teach["steps5"] = {"teach_ms": fast["teach_ms"], "ratio_node": fast["ratio_node"],
                        "acc": pm.accuracy(fast_learner, feats[~split], labels[~split])}
     X_tr, X_te, y_te = feats[split], feats[~split], labels[~split]
     log("perf: spiking network")
@@ -118,7 +125,9 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
     nan = float("nan")
     m, pipe = res.get("models", {}), res.get("pipeline", {})
     speed, accs = m.get("snn_speed", {}), m.get("snn_accuracy", [])
-    psn_ok = bool(accs) and all(abs(a["psn"] - a["lif_multistep"]) <= 0.01 for a in accs)
+    # "Accuracy within 1 point": the parallel variant may not lose more than 1 point (being more
+    # accurate does not disqualify it; on 72 quick test views one view is already 1.4 points).
+    psn_ok = bool(accs) and all(a["psn"] >= a["lif_multistep"] - 0.01 for a in accs)
     same_ok = bool(accs) and all(abs(a["lif_stepwise"] - a["lif_multistep"]) <= 0.01 for a in accs)
     options = {}
     if same_ok:
@@ -131,7 +140,7 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
         "overhead_ratio_four_process": pipe.get("four", {}).get("overhead_ratio", nan),
         "overload_latency_ratio": pipe.get("overload", {}).get("latency_ratio", nan),
         "frames_dropped": pipe.get("overload", {}).get("frames_dropped", nan),
-        "teach_cost_ratio": m.get("teach", {}).get("ratio_onnx", nan),
+        "teach_cost_ratio": m.get("teach", {}).get("ratio_node", nan),
         "snn_parallel_speedup": options.get(variant, nan),
         "snn_parallel_variant": variant,
         "onnx_speedup": m.get("encoder", {}).get("onnx_speedup", nan),
@@ -162,6 +171,7 @@ def markdown(res: dict[str, Any]) -> str:
                        f"{r['output_hz']:.1f} out, latency median {r['median_ms']:.1f} ms (p90 {r['p90_ms']:.1f})"
                        + (f", direct {r['direct_ms']:.1f} ms" if "direct_ms" in r else "")
                        + f", camera->detections {r['detections_median_ms']:.1f} ms"
+                       + (f", camera->features {r['features_median_ms']:.1f} ms" if "features_median_ms" in r else "")
                        + f", dropped {r['frames_dropped']}/{r['frames_published']}")
     if m:
         e, sp, t = m["encoder"], m["snn_speed"], m["teach"]
@@ -169,10 +179,11 @@ def markdown(res: dict[str, Any]) -> str:
                    f"max |diff| {e['max_abs_diff']:.1e}; INT8 (static QDQ) {e['int8']['speedup']:.2f}x vs ONNX fp32, "
                    f"cosine {e['int8']['cosine_mean']:.4f}, NCM acc {e['int8']['ncm_acc_fp32']:.3f} -> "
                    f"{e['int8']['ncm_acc_int8']:.3f}")
-        out.append(f"- teach: {t['teach_ms']:.0f} ms per class of 20 views; ratio vs ONNX encode "
+        out.append(f"- teach: {t['teach_ms']:.0f} ms per class of 20 views; ratio vs the encoder node's encode "
+                   f"(ONNX, {t['onnx_threads_node']} thread(s)) {t['ratio_node']:.2f}, vs all-core ONNX "
                    f"{t['ratio_onnx']:.2f}"
                    + (f", vs eager encode {t['ratio_eager']:.2f}" if "ratio_eager" in t else "")
-                   + f"; with steps=5: {t['steps5']['teach_ms']:.0f} ms, ratio {t['steps5']['ratio_onnx']:.2f}, "
+                   + f"; with steps=5: {t['steps5']['teach_ms']:.0f} ms, ratio {t['steps5']['ratio_node']:.2f}, "
                    f"acc {t['steps5']['acc']:.3f} (steps=20: {m['snn_accuracy'][0]['lif_multistep']:.3f})")
         out.append(f"- SNN train step (fwd+bwd, batch {sp['batch']}, T={sp['T']}): step-by-step "
                    f"{sp['stepwise_ms']:.1f} ms, multi-step {sp['multistep_ms']:.1f} ms "

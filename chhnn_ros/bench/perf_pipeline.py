@@ -120,7 +120,8 @@ def measure(mode: str, rate: float, cache: int, memory: Path, logdir: Path, warm
     probe = Probe(f"perf_probe_{tag}", namespace=ns)
     probe.record("objects", kind="objects")
     probe.record("truth", kind="truth")
-    probe.record("detections", kind="detections")  # small JSON: where the latency goes
+    probe.record("detections", kind="detections")  # where the latency goes: after the detector,
+    probe.record("features", kind="features")  # after the encoder
     pipe = Pipeline(mode, ns, params, logdir)
     try:
         t_boot = time.monotonic()
@@ -136,6 +137,7 @@ def measure(mode: str, rate: float, cache: int, memory: Path, logdir: Path, warm
             objs = [(t, m) for t, m in probe.received["objects"] if t0 <= t < t1]
             truth = [m for t, m in probe.received["truth"] if t0 <= t < t1]
             dets = [(t, m) for t, m in probe.received["detections"] if t0 <= t < t1]
+            feats = [(t, m) for t, m in probe.received["features"] if t0 <= t < t1]
     finally:
         codes = pipe.stop()
         probe.destroy_node()
@@ -151,6 +153,7 @@ def measure(mode: str, rate: float, cache: int, memory: Path, logdir: Path, warm
             "frames_published": len(truth), "frames_out": len(objs), "frames_dropped": max(0, len(truth) - done),
             "median_ms": statistics.median(lat), "p90_ms": lat[int(0.9 * (len(lat) - 1))], "max_ms": lat[-1],
             "detections_median_ms": statistics.median(latency(dets)) if dets else float("nan"),
+            "features_median_ms": statistics.median(latency(feats)) if feats else float("nan"),
             "boot_s": boot_s, "exit_codes": codes}
 
 

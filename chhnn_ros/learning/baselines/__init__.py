@@ -3,6 +3,6 @@
 Importing this package registers every baseline (the registry imports it).
 """
 
-from chhnn_ros.learning.baselines import finetune, prototypes, regularisers, replay, snn_baselines, xdg
+from chhnn_ros.learning.baselines import finetune, joint, prototypes, regularisers, replay, snn_baselines, xdg
 
-__all__ = ["finetune", "prototypes", "regularisers", "replay", "snn_baselines", "xdg"]
+__all__ = ["finetune", "joint", "prototypes", "regularisers", "replay", "snn_baselines", "xdg"]
