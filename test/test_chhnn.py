@@ -177,6 +177,13 @@ def test_teach_stops_early_once_the_batch_is_learned(mnist_small):
     assert fixed.last_steps == 6
     with pytest.raises(ValueError, match="min_steps"):
         CHHNN(784, min_steps=-1)
+    with pytest.raises(ValueError, match="stop_margin"):
+        CHHNN(784, stop_margin=1.0)
+    # A margin asks for more than being right: the same re-teach runs more steps.
+    sure = CHHNN(784, seed=0, T=4, steps=20, min_steps=2, stop_margin=0.9)
+    sure.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
+    sure.partial_fit(mnist_small[1][0][20:40], 1)
+    assert sure.last_steps > 2
 
 
 def test_cached_exemplar_masks_equal_fresh_ones(mnist_small):

@@ -2,7 +2,7 @@
 
 One ``partial_fit`` call is one teach: a handful of feature vectors of one
 (or a few) classes.  The update runs up to ``steps`` SGD-momentum steps (it
-stops once a whole batch is classified correctly, after ``min_steps``) on
+stops once a whole batch is classified correctly by ``stop_margin``, after ``min_steps``) on
 class-balanced batches of the new samples plus replayed exemplars of the other classes
 (:class:`ClassMemory`), with per-sample masks from the frozen prior and
 metaplastic damping of every update that would shrink a consolidated weight.
@@ -59,6 +59,15 @@ def resolve_prior(spec: str, dim: int, hidden: Sequence[int], seed: int) -> tupl
     return prior, f"file:{spec}"
 
 
+def _learned(logits: torch.Tensor, y: torch.Tensor, margin: float) -> bool:
+    """Every sample's true class wins by at least ``margin`` in probability."""
+    with torch.no_grad():
+        p = F.softmax(logits, dim=1)
+        true = p.gather(1, y[:, None]).squeeze(1)
+        other = p.scatter(1, y[:, None], -1.0).max(1).values
+        return bool(((true - other) > margin).all())
+
+
 @register
 class CHHNN(Learner):
     name = "chhnn"
@@ -80,11 +89,14 @@ class CHHNN(Learner):
         memory_per_class: int = 200,
         noise: float = 0.05,
         min_steps: int = 2,
+        stop_margin: float = 0.0,
     ) -> None:
         super().__init__(dim, seed)
         hidden = [int(h) for h in hidden]
         if int(min_steps) < 0:
             raise ValueError("min_steps must be >= 0")
+        if not 0.0 <= stop_margin < 1.0:
+            raise ValueError("stop_margin must be in [0, 1)")
         for key, val in (("steps", steps), ("batch", batch), ("T", T)):
             if int(val) < 1:
                 raise ValueError(f"{key} must be >= 1")
@@ -95,7 +107,7 @@ class CHHNN(Learner):
         self.config.update(hidden=hidden, neuron=neuron, T=int(T), prior=str(prior), meta=float(meta),
                            meta_fn=meta_fn, lr=float(lr), optimizer=optimizer, steps=int(steps), batch=int(batch),
                            memory_per_class=int(memory_per_class), noise=float(noise),
-                           min_steps=int(min_steps))
+                           min_steps=int(min_steps), stop_margin=float(stop_margin))
         self.net = SpikingMLP(dim, hidden, 0, neuron=neuron, T=T, seed=seed)
         self.prior, self.prior_source = resolve_prior(str(prior), dim, hidden, seed)
         self.memory = ClassMemory(dim, memory_per_class, seed)
@@ -184,10 +196,11 @@ class CHHNN(Learner):
             xb = pool_x[pick] + cfg["noise"] * scale * torch.randn((len(pick), self.dim), generator=gen)
             masks = None if pool_m is None else [m[pick].float() for m in pool_m]
             logits = self.net(xb, masks)
-            # Stop once a whole (noisy, class-balanced) batch is classified correctly, after
-            # min_steps: a class that is already learned gets few updates, which is both
-            # faster and less disruptive to the other classes (measured in the README).
-            if step >= cfg["min_steps"] and bool((logits.argmax(1) == pool_y[pick]).all()):
+            # Stop once a whole (noisy, class-balanced) batch is classified correctly (by
+            # stop_margin in probability), after min_steps: a class that is already learned gets
+            # few updates, which is faster and less disruptive to the other classes; a margin
+            # buys robustness to shifted inputs for more steps (both measured in the README).
+            if step >= cfg["min_steps"] and _learned(logits, pool_y[pick], cfg["stop_margin"]):
                 break
             loss = F.cross_entropy(logits, pool_y[pick])
             opt.zero_grad()
