@@ -22,8 +22,8 @@ META_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 def meta_factor(weight: torch.Tensor, update: torch.Tensor, m: float, fn: str = "exp") -> torch.Tensor:
     """Multiplier for ``update`` (the quantity *subtracted* from ``weight``)."""
-    shrinks = (weight * update) > 0  # same sign: the step moves w toward 0
-    return torch.where(shrinks, META_FUNCTIONS[fn](m * weight.abs()), 1.0)
+    shrinks = torch.mul(weight, update).gt(0)  # same sign: the step moves w toward 0
+    return torch.where(shrinks, META_FUNCTIONS[fn](weight.abs().mul_(m)), 1.0)
 
 
 class MetaplasticAdam(torch.optim.Optimizer):
@@ -80,12 +80,8 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     st["v"].mul_(b2).addcmul_(grad, grad, value=1 - b2)
                     update = st["m"] / ((st["v"] / (1 - b2 ** st["step"])).sqrt() + group["eps"])
                 if group["meta"] > 0:
-                    # meta_factor, written with fewer temporaries: this runs every step of every teach
-                    shrinks = torch.mul(p, update).gt(0)
-                    factor = torch.where(shrinks, torch.exp(p.abs().mul_(-group["meta"]))
-                                         if group["meta_fn"] == "exp" else
-                                         META_FUNCTIONS[group["meta_fn"]](group["meta"] * p.abs()), 1.0)
-                    damped += int(shrinks.sum())
+                    factor = meta_factor(p, update, group["meta"], group["meta_fn"])
+                    damped += int((factor < 1).sum())
                     total += factor.numel()
                     p.addcmul_(update, factor, value=-lr)
                 else:

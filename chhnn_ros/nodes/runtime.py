@@ -48,7 +48,7 @@ def make_executor(n_nodes: int, threads: int | None = None):
 
     Every callback of these nodes only hands work to a worker thread (the camera reads in its own
     capture thread), so one thread dispatching suffices; rclpy's events executor does it in C++
-    and cut the one-process pipeline's ROS overhead from ~30 % to ~15 % (README, performance).
+    and cut the one-process pipeline's ROS overhead from ~30 % to 12-22 % (README, performance).
     """
     kind = os.environ.get("CHHNN_EXECUTOR", "events")
     if kind not in ("events", "multi"):
