@@ -117,6 +117,9 @@ class CHHNN(Learner):
         # Masks of each class's stored exemplars (bool, not saved): the prior is frozen and its
         # heads are wide (~4 ms per 64 rows), so they are computed once per memory change.
         self._mem_masks: dict[int, list[torch.Tensor]] = {}
+        # The first torch.optim.Optimizer of a process imports torch._dynamo (~2 s measured on a
+        # 2-core CPU): pay it when the learner is made, not in the middle of the first teach.
+        self._optimizer()
 
     # ---------------------------------------------------------------- helpers
     def _masks(self, x: torch.Tensor) -> list[torch.Tensor] | None:

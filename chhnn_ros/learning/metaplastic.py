@@ -13,17 +13,24 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+# f(z) for z = m·|w| ≥ 0; each may overwrite z (a temporary), in place to save memory passes.
 META_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "exp": lambda z: torch.exp(-z),
-    "tanh": lambda z: 1.0 - torch.tanh(z) ** 2,
-    "sigmoid": lambda z: 2.0 / (1.0 + torch.exp(z)),
+    "exp": lambda z: z.neg_().exp_(),
+    "tanh": lambda z: z.tanh_().square_().neg_().add_(1.0),
+    "sigmoid": lambda z: z.exp_().add_(1.0).reciprocal_().mul_(2.0),
 }
 
 
 def meta_factor(weight: torch.Tensor, update: torch.Tensor, m: float, fn: str = "exp") -> torch.Tensor:
-    """Multiplier for ``update`` (the quantity *subtracted* from ``weight``)."""
-    shrinks = torch.mul(weight, update).gt(0)  # same sign: the step moves w toward 0
-    return torch.where(shrinks, META_FUNCTIONS[fn](weight.abs().mul_(m)), 1.0)
+    """Multiplier for ``update`` (the quantity *subtracted* from ``weight``):
+    f(m·|w|) where the step moves w toward 0 (w and update of the same sign), else 1.
+
+    Float masks instead of ``torch.where`` on a bool mask: the latter was the
+    single most expensive op of a teach on CPU (about 8x a float pass here).
+    """
+    shrinks = torch.gt(torch.mul(weight, update), 0.0, out=torch.empty_like(weight))
+    f = META_FUNCTIONS[fn](weight.abs().mul_(m))
+    return f.sub_(1.0).mul_(shrinks).add_(1.0)  # 1 + shrinks·(f − 1)
 
 
 class MetaplasticAdam(torch.optim.Optimizer):
@@ -81,7 +88,7 @@ class MetaplasticAdam(torch.optim.Optimizer):
                     update = st["m"] / ((st["v"] / (1 - b2 ** st["step"])).sqrt() + group["eps"])
                 if group["meta"] > 0:
                     factor = meta_factor(p, update, group["meta"], group["meta_fn"])
-                    damped += int((factor < 1).sum())
+                    damped += int(torch.count_nonzero(factor.lt(1.0)))
                     total += factor.numel()
                     p.addcmul_(update, factor, value=-lr)
                 else:

@@ -19,6 +19,8 @@ import torch
 from spikingjelly.activation_based import functional, neuron, surrogate
 from torch import nn
 
+from chhnn_ros.learning.fused_neuron import FusedIFNode, FusedLIFNode
+
 NEURONS = ("if", "lif", "eif", "psn")
 
 
@@ -40,9 +42,9 @@ def make_neuron(kind: str, v_threshold: float = 1.0, T: int = 10) -> nn.Module:
         "step_mode": "m",
     }
     if kind == "if":
-        return neuron.IFNode(**common)
+        return FusedIFNode(**common)
     if kind == "lif":
-        return neuron.LIFNode(tau=2.0, **common)
+        return FusedLIFNode(tau=2.0, **common)
     if kind == "eif":
         return neuron.EIFNode(tau=2.0, delta_T=0.2, theta_rh=0.8 * v_threshold, v_reset=0.0, **common)
     raise ValueError(f"unknown neuron {kind!r}; choose one of {', '.join(NEURONS)}")
