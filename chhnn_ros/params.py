@@ -86,6 +86,11 @@ NODE_PARAMS: dict[str, tuple[Param, ...]] = {
         Param("backend", "auto", "Runtime of the efficientnet encoder: auto (ONNX Runtime on CPU when installed: "
               "same features to 1e-4, about 4x faster than eager; eager PyTorch on GPU), onnx, torch.",
               ("auto", "onnx", "torch")),
+        Param("crop_source", "image", "Where the crops come from: image (cut from image_raw with the boxes and crop "
+              "geometry of 'detections': no pixel hop between detector and encoder) or crops (the detector's crop "
+              "mosaic topic, e.g. when the encoder runs on another machine than the camera).", ("image", "crops")),
+        Param("image_reliability", "best_effort", "QoS reliability of the image_raw subscription (crop_source "
+              "image; best_effort accepts both publisher kinds).", ("best_effort", "reliable")),
         Param("onnx_threads", 1, "ONNX Runtime intra-op threads (0: one per core). The four stages already run "
               "in parallel; a thread pool per stage that spins and waits for its own threads on a busy CPU made "
               "an overloaded pipeline several times slower."),
@@ -118,7 +123,7 @@ NODE_PARAMS: dict[str, tuple[Param, ...]] = {
 LAUNCH_ARGS: dict[str, str | None] = {
     "namespace": None,
     "params_file": None,
-    "image_topic": None,  # a remapping of the detector's image_raw, not a parameter
+    "image_topic": None,  # a remapping of the detector's and encoder's image_raw, not a parameter
     "use_camera": None,
     "use_sim_time": "*.use_sim_time",
     "learner": "classifier.learner",

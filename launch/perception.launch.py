@@ -26,7 +26,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution(
             [FindPackageShare(PACKAGE), "config", "perception.yaml"]), description="Node parameters (YAML)."),
         DeclareLaunchArgument("image_topic", default_value="image_raw",
-                              description="Camera image topic the detector subscribes to (e.g. /camera/image_raw)."),
+                              description="Camera image topic the detector and encoder subscribe to "
+                                          "(e.g. /camera/image_raw)."),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock (Gazebo)."),
         DeclareLaunchArgument("learner", default_value="chhnn", description="Continual learner: chhnn, ncm, slda, ..."),
         DeclareLaunchArgument("device", default_value="auto", description="Torch device: auto, cpu, cuda:0."),
@@ -47,7 +48,8 @@ def generate_launch_description() -> LaunchDescription:
              parameters=[params, sim_time, {"detector": LaunchConfiguration("detector"), "device": device}],
              remappings=[("image_raw", LaunchConfiguration("image_topic"))]),
         Node(package=PACKAGE, executable="encoder_node", name="encoder", namespace=ns, output="screen",
-             parameters=[params, sim_time, {"encoder": LaunchConfiguration("encoder"), "device": device}]),
+             parameters=[params, sim_time, {"encoder": LaunchConfiguration("encoder"), "device": device}],
+             remappings=[("image_raw", LaunchConfiguration("image_topic"))]),
         Node(package=PACKAGE, executable="classifier_node", name="classifier", namespace=ns, output="screen",
              parameters=[params, sim_time, {"learner": LaunchConfiguration("learner")}]),
     ]

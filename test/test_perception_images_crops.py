@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from chhnn_ros.perception.crops import FILL_VALUE, crop_detections, iou, letterbox, select_target
+from chhnn_ros.perception.crops import (
+    FILL_VALUE,
+    crop_detections,
+    iou,
+    kept_detections,
+    letterbox,
+    select_target,
+)
 from chhnn_ros.perception.image_checks import as_rgb_uint8
 from chhnn_ros.perception.types import Detection
 
@@ -107,3 +114,16 @@ def test_select_target_rules():
     assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
     with pytest.raises(ValueError):
         select_target(dets, shape, box=(1, 2, 3))
+
+
+def test_kept_detections_agree_with_crop_detections():
+    """The detector's filter without crops and the crops themselves keep the same boxes."""
+    img = np.zeros((60, 80, 3), np.uint8)
+    dets = [Detection(10, 10, 30, 40), Detection(-50, -50, -10, -10), Detection(78, 5, 79, 6),
+            Detection(70, 50, 95, 70), Detection(5, 5, 5, 20), Detection(0, 0, float("nan"), 3)]
+    for pad, min_size in ((0.1, 8), (0.0, 1), (0.5, 4)):
+        _, kept = crop_detections(img, dets, size=16, pad=pad, min_size=min_size)
+        assert kept_detections(img.shape, dets, pad=pad, min_size=min_size) == kept
+    assert len(kept) >= 2
+    with pytest.raises(ValueError, match="pad"):
+        kept_detections(img.shape, dets, pad=-1.0)

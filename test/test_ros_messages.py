@@ -92,3 +92,17 @@ def test_features_base64_round_trip_and_errors():
                        (messages.vectors_to_b64(np.array([[0, np.nan, 0], [0, 0, 0]], np.float32)), "NaN or inf")):
         with pytest.raises(ValueError, match=match):
             messages.decode(features(detections=dets, vectors=None, vectors_b64=b64), "features")
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("crop_size", 0, "crop_size"), ("crop_size", 100_000, "crop_size"), ("crop_size", 2.5, "crop_size"),
+    ("crop_size", True, "crop_size"), ("crop_pad", -0.1, "crop_pad"), ("crop_pad", "0.1", "crop_pad"),
+    ("crop_pad", 1e9, "crop_pad"),
+])
+def test_detections_crop_geometry_is_checked(field, value, match):
+    """A bogus crop geometry is refused before an encoder cuts (and allocates) crops with it."""
+    ok = {"schema": "detections", "version": 1, "stamp": {"sec": 1, "nanosec": 0}, "frame_id": "c",
+          "crop_size": 224, "crop_pad": 0.1, "detections": [{"box": [1, 1, 20, 20]}]}
+    assert messages.decode(json.dumps(ok), "detections")["crop_size"] == 224
+    with pytest.raises(ValueError, match=match):
+        messages.decode(json.dumps({**ok, field: value}), "detections")

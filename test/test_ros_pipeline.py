@@ -22,7 +22,7 @@ pytest.importorskip("chhnn_ros.sim.scene", reason="the PyBullet scene (chhnn_ros
 
 from sensor_msgs.msg import Image  # noqa: E402
 
-from chhnn_ros.nodes.qos import image_qos  # noqa: E402
+from chhnn_ros.nodes.qos import image_qos, latest_qos  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
@@ -72,13 +72,19 @@ def test_four_processes_teach_and_recognise(probe, tmp_path):
         t0 = time.monotonic()
         first = probe.wait_for(lambda: probe.messages_of("objects", t0), 90.0)
         assert first, {k: p.text()[-2000:] for k, p in procs.items()}
+
+        def seen():  # objects of frames whose truth the probe received (it may join after the first frames)
+            truth = {key(m): m for m in probe.messages_of("truth")}
+            return [(o, truth[key(o)]) for o in probe.messages_of("objects", t0) if key(o) in truth]
+
         # every stage carries the camera frame's stamp and frame_id
-        truth = {key(m): m for m in probe.messages_of("truth")}
-        o = first[0]
-        assert key(o) in truth and o["frame_id"] == truth[key(o)]["frame_id"] == "camera"
+        pairs = probe.wait_for(seen, 20.0)
+        assert pairs, (probe.messages_of("objects")[:1], len(probe.messages_of("truth")))
+        o, o_truth = pairs[0]
+        assert o["frame_id"] == o_truth["frame_id"] == "camera"
         assert all(ob["label"] == "unknown" for ob in o["objects"])
         # teach the object the sim calls target by its track id, over the teach topic
-        target = truth[key(o)]["detections"][0]
+        target = o_truth["detections"][0]
         t1 = time.monotonic()
         cmd = {"label": "thing", "track_id": target.track_id} if target.track_id is not None else \
             {"label": "thing", "box": list(target.box)}
@@ -97,6 +103,19 @@ def test_four_processes_teach_and_recognise(probe, tmp_path):
         # the debug overlay is rendered once someone subscribes
         probe.record("detector/debug_image", Image, qos_profile=image_qos("best_effort"))
         assert probe.wait_for(lambda: probe.messages_of("detector/debug_image"), 20.0)
+        # so is the crop mosaic (the encoder cut its crops from image_raw so far): N crops of the
+        # detections with the same stamp, stacked vertically
+        assert not probe.messages_of("crops")
+        probe.record("crops", Image, qos_profile=latest_qos())
+        def paired():  # (mosaic, its detections): the mosaic is published just before the boxes
+            dets = {key(d): d for d in probe.messages_of("detections")}
+            return [(m, dets[k]) for m in probe.messages_of("crops")
+                    if (k := (m.header.stamp.sec, m.header.stamp.nanosec)) in dets]
+
+        pairs = probe.wait_for(paired, 20.0)
+        assert pairs, procs["detector"].text()[-2000:]
+        m, d = pairs[-1]
+        assert (m.height, m.width) == (len(d["detections"]) * d["crop_size"], d["crop_size"]) and d["crop_pad"] == 0.1
         # a wrong encoding on image_raw: logged by the detector, which keeps running
         pub = probe.create_publisher(Image, "image_raw", 10)
         probe.wait_for(lambda: pub.get_subscription_count() > 0, 5.0)
@@ -121,14 +140,17 @@ def test_four_processes_teach_and_recognise(probe, tmp_path):
 
 
 def test_one_process_bringup_teach_demo(tmp_path):
-    """chhnn-perception --teach-demo: teaches over the topic, writes the accuracy JSON, exits 0."""
+    """chhnn-perception --teach-demo: teaches over the topic, writes the accuracy JSON, exits 0.
+    With the encoder on the detector's crop mosaic (crop_source: crops; the four-process test
+    runs the default, crops cut from image_raw)."""
     env = {**os.environ, "ROS_DOMAIN_ID": str(int(os.environ.get("ROS_DOMAIN_ID", "200")) + 1),
            "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "YOLO_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)  # bringup must set it itself
     out = tmp_path / "demo.json"
     proc = subprocess.run(
         [sys.executable, "-m", "chhnn_ros.nodes.bringup", "--teach-demo", "--max-classes", "2", "--views", "2",
-         "--json", str(out), "--ros-args", "-p", "teach_samples:=5", "-p", "device:=cpu"],
+         "--json", str(out), "--ros-args", "-p", "teach_samples:=5", "-p", "device:=cpu",
+         "-p", "crop_source:=crops"],
         env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(out.read_text())

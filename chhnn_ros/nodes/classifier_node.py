@@ -40,6 +40,7 @@ class ClassifierNode(Node):
         self.teach_lock = threading.Lock()
         self.jobs: queue.Queue = queue.Queue()
         self.stats = diagnostics.Stats()
+        self._on_error = diagnostics.skip_handler(self, self.stats, "features")
         self.fault = ""
         self.pub_objects = self.create_publisher(String, "objects", qos.result_qos())
         self.pub_status = self.create_publisher(String, "teach_status", qos.command_qos())  # one per command
@@ -59,10 +60,6 @@ class ClassifierNode(Node):
         self._publish_classes()
 
     # ------------------------------------------------------------- perception
-    def _on_error(self, exc: BaseException) -> None:
-        self.stats.error(str(exc))
-        self.get_logger().error(f"features skipped: {exc}", throttle_duration_sec=2.0)
-
     def _process(self, msg: String) -> None:
         self.stats.input()
         payload = messages.decode(msg.data, "features")

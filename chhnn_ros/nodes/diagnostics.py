@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -79,3 +80,14 @@ def publish(node, publisher, stats: Stats, extra: dict[str, Any], fault: str = "
     extra = {**extra, "total_errors": stats.total_errors, "last_error": stats.last_error[:200]}
     arr.status = [make_status(node.get_fully_qualified_name(), stats.window(), extra, fault)]
     publisher.publish(arr)
+
+
+def skip_handler(node, stats: Stats, what: str = "frame") -> Callable[[BaseException], None]:
+    """A perception worker's error handler: the bad input is counted in the diagnostics and
+    logged (throttled, rclpy keeps throttle state per node logger), and the node carries on."""
+
+    def on_error(exc: BaseException) -> None:
+        stats.error(str(exc))
+        node.get_logger().error(f"{what} skipped: {exc}", throttle_duration_sec=2.0)
+
+    return on_error

@@ -7,8 +7,9 @@ echo`` and from any language.  Every payload carries ``schema`` (its kind),
 :func:`decode` validates a received payload and raises ``ValueError`` with a
 message that says what is wrong, so a node can log it and carry on.
 
-Kinds: ``detections`` and ``truth`` (boxes of one frame; the i-th detection's
-crop is the i-th square of the ``crops`` mosaic image with the same stamp),
+Kinds: ``detections`` and ``truth`` (boxes of one frame; detections also carry
+the crop geometry ``crop_size``/``crop_pad``, and the i-th detection's crop is
+the i-th square of the ``crops`` mosaic image with the same stamp, when published),
 ``features`` (boxes + one vector each), ``objects`` (labelled boxes),
 ``classes``, ``teach_status``.
 
@@ -127,6 +128,8 @@ def decode(text: str, kind: str) -> dict[str, Any]:
         if size is not None and (not isinstance(size, list) or len(size) != 2 or not all(
                 isinstance(v, int) and v > 0 for v in size)):
             raise ValueError(f"{kind} payload: image_size must be [width, height] positive integers")
+    if kind == "detections":
+        _check_crop_geometry(payload)
     if kind == "features":
         _check_vectors(payload)
     if kind == "objects":
@@ -143,6 +146,19 @@ def decode(text: str, kind: str) -> dict[str, Any]:
     if kind == "teach_status" and payload.get("state") not in TEACH_STATES:
         raise ValueError(f"teach_status state must be one of {TEACH_STATES}, got {payload.get('state')!r}")
     return payload
+
+
+MAX_CROP_SIZE = 2048  # px: a bogus crop_size must not make the encoder allocate gigabytes
+
+
+def _check_crop_geometry(payload: dict[str, Any]) -> None:
+    """Optional ``crop_size`` (int px) and ``crop_pad`` (fraction) of a detections payload."""
+    size, pad = payload.get("crop_size"), payload.get("crop_pad")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_CROP_SIZE):
+        raise ValueError(f"detections payload: crop_size must be an integer in 1..{MAX_CROP_SIZE}, got {size!r}")
+    if pad is not None and (not isinstance(pad, int | float) or isinstance(pad, bool)
+                            or not math.isfinite(pad) or not 0 <= pad <= 10):
+        raise ValueError(f"detections payload: crop_pad must be a number in 0..10, got {pad!r}")
 
 
 def _check_vectors(payload: dict[str, Any]) -> None:

@@ -37,6 +37,38 @@ def letterbox(image: np.ndarray, size: int, fill: int = FILL_VALUE) -> np.ndarra
     return out
 
 
+def crop_window(det: Detection, width: int, height: int, pad: float = 0.1,
+                min_size: int = 8) -> tuple[int, int, int, int] | None:
+    """The padded, clipped pixel window (x1, y1, x2, y2) of ``det`` in a width×height frame, or
+    ``None`` when the box is non-finite, empty, fully outside or smaller than ``min_size`` after
+    clipping.  The one rule :func:`crop_detections` and :func:`kept_detections` share."""
+    if not _valid_box(det):
+        return None
+    bw, bh = det.x2 - det.x1, det.y2 - det.y1
+    x1 = max(0, math.floor(det.x1 - pad * bw))
+    y1 = max(0, math.floor(det.y1 - pad * bh))
+    x2 = min(width, math.ceil(det.x2 + pad * bw))
+    y2 = min(height, math.ceil(det.y2 + pad * bh))
+    if x2 - x1 < max(1, min_size) or y2 - y1 < max(1, min_size):
+        return None  # too small after clipping, or fully outside the frame
+    return x1, y1, x2, y2
+
+
+def _check_crop_args(size: int, pad: float) -> None:
+    if size < 1:
+        raise ValueError(f"crop size must be >= 1, got {size}")
+    if not (math.isfinite(pad) and pad >= 0):
+        raise ValueError(f"pad must be a finite fraction >= 0, got {pad}")
+
+
+def kept_detections(image_shape: Sequence[int], detections: Sequence[Detection], pad: float = 0.1,
+                    min_size: int = 8) -> list[Detection]:
+    """The detections :func:`crop_detections` would keep, without cutting any crop."""
+    _check_crop_args(1, pad)
+    height, width = int(image_shape[0]), int(image_shape[1])
+    return [d for d in detections if crop_window(d, width, height, pad, min_size) is not None]
+
+
 def crop_detections(
     image: np.ndarray,
     detections: Sequence[Detection],
@@ -52,24 +84,16 @@ def crop_detections(
     narrower/shorter than ``min_size`` pixels after clipping. The returned detections are the
     input objects (unpadded), in input order, one per crop.
     """
-    if size < 1:
-        raise ValueError(f"crop size must be >= 1, got {size}")
-    if not (math.isfinite(pad) and pad >= 0):
-        raise ValueError(f"pad must be a finite fraction >= 0, got {pad}")
+    _check_crop_args(size, pad)
     rgb = as_rgb_uint8(image)
     height, width = rgb.shape[:2]
     crops: list[np.ndarray] = []
     kept: list[Detection] = []
     for det in detections:
-        if not _valid_box(det):
+        win = crop_window(det, width, height, pad, min_size)
+        if win is None:
             continue
-        bw, bh = det.x2 - det.x1, det.y2 - det.y1
-        x1 = max(0, math.floor(det.x1 - pad * bw))
-        y1 = max(0, math.floor(det.y1 - pad * bh))
-        x2 = min(width, math.ceil(det.x2 + pad * bw))
-        y2 = min(height, math.ceil(det.y2 + pad * bh))
-        if x2 - x1 < max(1, min_size) or y2 - y1 < max(1, min_size):
-            continue  # too small after clipping, or fully outside the frame
+        x1, y1, x2, y2 = win
         crops.append(letterbox(rgb[y1:y2, x1:x2], size, fill))
         kept.append(det)
     return crops, kept
