@@ -120,7 +120,9 @@ def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarra
                encoders: dict[str, Any], repeat: int, **learner_kw: Any) -> tuple[dict[str, Any], Any]:
     """Teach CH-HNN one class at a time from its taught views; time each teach and the encoding
     of the same crops.  Returns (result, trained learner).  The first teach only imprints (no
-    training step: one class has nothing to separate), so the ratio is the median over the others."""
+    training step: one class has nothing to separate), so the ratio is the median over the others.
+    All teaches are timed first, then all encodings: interleaved, the encoders' work (the eager
+    PyTorch one above all) left the next teach 30-70 % slower on this machine (cold caches)."""
     from chhnn_ros.learning.registry import make_learner
 
     learner = make_learner("chhnn", dim=int(feats.shape[1]), seed=0, **learner_kw)
@@ -129,12 +131,12 @@ def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarra
         idx = np.flatnonzero(split & (labels == c))
         t0 = time.perf_counter()
         learner.partial_fit(feats[idx], c)
-        t_teach = time.perf_counter() - t0
-        views = [crops[i] for i in idx]
-        row = {"class": c, "views": len(idx), "teach_ms": 1e3 * t_teach}
+        rows.append({"class": c, "views": len(idx), "teach_ms": 1e3 * (time.perf_counter() - t0),
+                     "steps": learner.last_steps})
+    for row in rows:
+        views = [crops[i] for i in np.flatnonzero(split & (labels == row["class"]))]
         for name, enc in encoders.items():
             row[f"encode_{name}_ms"] = 1e3 * median_time(lambda enc=enc, v=views: enc.encode(v), repeat, warmup=0)
-        rows.append(row)
     trained = rows[1:] or rows
     res = {"per_class": rows, "teach_ms": float(np.median([r["teach_ms"] for r in trained]))}
     for name in encoders:
