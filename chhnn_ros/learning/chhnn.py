@@ -86,7 +86,7 @@ class CHHNN(Learner):
         optimizer: str = "sgd",
         steps: int = 20,
         batch: int = 64,
-        memory_per_class: int = 200,
+        memory_per_class: int = 400,  # float16: the bytes of the replay baseline's 200 float32 a class
         noise: float = 0.05,
         min_steps: int = 2,
         stop_margin: float = 0.0,
