@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 
 import numpy as np
 import pytest
@@ -146,6 +147,9 @@ def test_camera_sources_process_and_cache():
         src.scene.reset()
         ref.scene.reset()
         assert np.array_equal(src.read().image, ref.read().image)  # reset reached the child's scene
+        src._proc.send_signal(signal.SIGINT)  # Ctrl-C reaches the whole process group
+        src._proc.send_signal(signal.SIGTERM)
+        assert src.read().image.shape == (64, 96, 3) and src._proc.poll() is None  # the parent decides
     finally:
         src.close()
     assert src._proc.poll() is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +19,13 @@ from chhnn_ros.perception.sources import make_source
 
 
 def _serve(fd: int) -> None:
-    """Child process of :class:`ProcessSource`: open the source, answer read/call requests."""
+    """Child process of :class:`ProcessSource`: open the source, answer read/call requests.
+
+    Ctrl-C (or a launcher's SIGTERM to the process group) reaches this child too; it ignores both
+    and ends when the parent says stop or goes away, so the camera can finish its last read and
+    shut down in order instead of logging a failed read."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(fd)
     kind, kw = conn.recv()
     try:
@@ -92,8 +99,8 @@ class ProcessSource:
             self._conn.send(("stop",))
         try:
             self._proc.wait(2.0)
-        except subprocess.TimeoutExpired:
-            self._proc.terminate()
+        except subprocess.TimeoutExpired:  # stuck (it ignores SIGTERM, see _serve)
+            self._proc.kill()
             self._proc.wait(2.0)
         self._conn.close()
 
