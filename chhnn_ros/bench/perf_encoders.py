@@ -126,15 +126,16 @@ def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarra
     from chhnn_ros.learning.registry import make_learner
 
     learner = make_learner("chhnn", dim=int(feats.shape[1]), seed=0, **learner_kw)
-    rows = []
+    rows, taught = [], []
     for c in dict.fromkeys(labels.tolist()):
         idx = np.flatnonzero(split & (labels == c))
         t0 = time.perf_counter()
         learner.partial_fit(feats[idx], c)
         rows.append({"class": c, "views": len(idx), "teach_ms": 1e3 * (time.perf_counter() - t0),
                      "steps": learner.last_steps})
-    for row in rows:
-        views = [crops[i] for i in np.flatnonzero(split & (labels == row["class"]))]
+        taught.append(idx)
+    for row, idx in zip(rows, taught):
+        views = [crops[i] for i in idx]
         for name, enc in encoders.items():
             row[f"encode_{name}_ms"] = 1e3 * median_time(lambda enc=enc, v=views: enc.encode(v), repeat, warmup=0)
     trained = rows[1:] or rows

@@ -122,7 +122,7 @@ class CameraNode(Node):
             with self.source_lock:
                 frame = self.source.read()
         except Exception as exc:
-            why = str(exc) or type(exc).__name__  # e.g. EOFError: a source's child process ended
+            why = diagnostics.describe(exc)  # e.g. EOFError: a source's child process ended
             self.stats.error(why)
             self.get_logger().error(f"frame source failed: {why}", throttle_duration_sec=5.0)
             return

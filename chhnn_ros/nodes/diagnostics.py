@@ -82,12 +82,18 @@ def publish(node, publisher, stats: Stats, extra: dict[str, Any], fault: str = "
     publisher.publish(arr)
 
 
+def describe(exc: BaseException) -> str:
+    """An exception's message, or its type when it has none (e.g. EOFError from a closed pipe)."""
+    return str(exc) or type(exc).__name__
+
+
 def skip_handler(node, stats: Stats, what: str = "frame") -> Callable[[BaseException], None]:
     """A perception worker's error handler: the bad input is counted in the diagnostics and
     logged (throttled, rclpy keeps throttle state per node logger), and the node carries on."""
 
     def on_error(exc: BaseException) -> None:
-        stats.error(str(exc))
-        node.get_logger().error(f"{what} skipped: {exc}", throttle_duration_sec=2.0)
+        why = describe(exc)
+        stats.error(why)
+        node.get_logger().error(f"{what} skipped: {why}", throttle_duration_sec=2.0)
 
     return on_error

@@ -54,9 +54,7 @@ def crop_window(det: Detection, width: int, height: int, pad: float = 0.1,
     return x1, y1, x2, y2
 
 
-def _check_crop_args(size: int, pad: float) -> None:
-    if size < 1:
-        raise ValueError(f"crop size must be >= 1, got {size}")
+def _check_pad(pad: float) -> None:
     if not (math.isfinite(pad) and pad >= 0):
         raise ValueError(f"pad must be a finite fraction >= 0, got {pad}")
 
@@ -64,7 +62,7 @@ def _check_crop_args(size: int, pad: float) -> None:
 def kept_detections(image_shape: Sequence[int], detections: Sequence[Detection], pad: float = 0.1,
                     min_size: int = 8) -> list[Detection]:
     """The detections :func:`crop_detections` would keep, without cutting any crop."""
-    _check_crop_args(1, pad)
+    _check_pad(pad)
     height, width = int(image_shape[0]), int(image_shape[1])
     return [d for d in detections if crop_window(d, width, height, pad, min_size) is not None]
 
@@ -84,7 +82,9 @@ def crop_detections(
     narrower/shorter than ``min_size`` pixels after clipping. The returned detections are the
     input objects (unpadded), in input order, one per crop.
     """
-    _check_crop_args(size, pad)
+    if size < 1:
+        raise ValueError(f"crop size must be >= 1, got {size}")
+    _check_pad(pad)
     rgb = as_rgb_uint8(image)
     height, width = rgb.shape[:2]
     crops: list[np.ndarray] = []
