@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+# Crop geometry the detector may ask for; the encoder refuses detections outside it, so a bogus
+# value cannot make it allocate gigabytes.
+CROP_SIZE_BOUNDS = (1, 2048)
+CROP_PAD_BOUNDS = (0.0, 10.0)
+
 
 @dataclass(frozen=True)
 class Param:
@@ -21,6 +26,7 @@ class Param:
     default: bool | int | float | str
     description: str
     choices: tuple[str, ...] = ()
+    bounds: tuple[float, float] | None = None  # inclusive range of a number
 
     def check(self, value: Any) -> Any:
         """Coerce and validate a value read from ROS; ``ValueError`` names the parameter.
@@ -35,6 +41,10 @@ class Param:
             raise ValueError(f"parameter {self.name!r} must be {kind.__name__}, got {value!r}")
         if self.choices and value not in self.choices:
             raise ValueError(f"parameter {self.name!r}: {value!r} is not one of {', '.join(self.choices)}")
+        if self.bounds is not None:
+            lo, hi = self.bounds
+            if not lo <= value <= hi:  # NaN fails too
+                raise ValueError(f"parameter {self.name!r} must be in {lo:g}..{hi:g}, got {value!r}")
         return value
 
 
@@ -72,8 +82,9 @@ NODE_PARAMS: dict[str, tuple[Param, ...]] = {
         Param("max_det", 20, "Maximum detections per frame."),
         Param("track", True, "yolo: track objects across frames (ultralytics ByteTrack) so detections carry "
               "track ids, which teach commands can name."),
-        Param("crop_size", 224, "Side of the square crops sent to the encoder, pixels."),
-        Param("crop_pad", 0.1, "Context padding added around each box, as a fraction of its size."),
+        Param("crop_size", 224, "Side of the square crops sent to the encoder, pixels.", bounds=CROP_SIZE_BOUNDS),
+        Param("crop_pad", 0.1, "Context padding added around each box, as a fraction of its size.",
+              bounds=CROP_PAD_BOUNDS),
         Param("min_size", 8, "Boxes smaller than this (pixels) are dropped."),
         Param("truth_tolerance", 0.02, "groundtruth: max |stamp difference| in s between image and truth message."),
         Param("image_reliability", "best_effort", "QoS reliability of the image_raw subscription "
@@ -156,7 +167,8 @@ def declare(node: Any, kind: str, overrides: dict[str, Any] | None = None) -> di
 
     values: dict[str, Any] = {}
     for p in params_for(kind):
-        desc = p.description + (f" One of: {', '.join(p.choices)}." if p.choices else "")
+        desc = p.description + (f" One of: {', '.join(p.choices)}." if p.choices else "") + (
+            f" Range: {p.bounds[0]:g}..{p.bounds[1]:g}." if p.bounds else "")
         default = (overrides or {}).get(p.name, p.default)
         descriptor = ParameterDescriptor(description=desc, dynamic_typing=True)
         node.declare_parameter(p.name, type(p.default)(default), descriptor)

@@ -169,3 +169,26 @@ def test_encoder_backend_choice():
     assert encoder_kind({**p, "backend": "torch"}) == "efficientnet"
     assert encoder_kind({**p, "encoder": "clip"}) == "clip"
     assert encoder_kind({**p, "backend": "onnx", "device": "auto"}) == "efficientnet-onnx"
+
+
+def test_direct_times_paced_at_the_camera_rate():
+    """The direct baseline of overhead_ratio starts a frame every ``period`` s, as the camera does."""
+    pytest.importorskip("pybullet")
+    import time
+
+    from chhnn_ros.bench.perf_pipeline import direct_times
+    from chhnn_ros.learning.registry import make_learner
+
+    frames = perf_encoders.sim_frames(3, seed=0, width=160, height=120)
+    enc = MeanColour()
+    per = perf_encoders.frame_crops(frames)
+    learner = make_learner("ncm", dim=enc.dim)
+    learner.partial_fit(enc.encode([c for cs, _ in per for c in cs]), [lab for _, ls in per for lab in ls])
+    t0 = time.perf_counter()
+    back_to_back = direct_times(frames, enc, learner, passes=1)
+    t1 = time.perf_counter()
+    paced = direct_times(frames, enc, learner, passes=2, period=0.1)
+    t2 = time.perf_counter()
+    assert len(back_to_back) == 3 and len(paced) == 6 and all(t > 0 for t in back_to_back + paced)
+    assert t1 - t0 < 0.3 <= 0.6 <= t2 - t1  # paced: one frame every 0.1 s; the times exclude the waits
+    assert max(paced) < 0.1

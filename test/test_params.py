@@ -24,6 +24,8 @@ def test_every_param_is_described_and_typed():
             assert len(p.description) > 10 and isinstance(p.default, bool | int | float | str)
             if p.choices:
                 assert p.default in p.choices
+            if p.bounds:
+                assert p.check(p.default) == p.default
 
 
 def test_required_defaults():
@@ -45,6 +47,12 @@ def test_check_coerces_and_rejects():
         samples.check(True)
     with pytest.raises(ValueError, match="unknown node"):
         params.params_for("planner")
+    size = next(p for p in params.params_for("detector") if p.name == "crop_size")
+    pad = next(p for p in params.params_for("detector") if p.name == "crop_pad")
+    assert size.check(2048) == 2048 and pad.check(0) == 0.0
+    for param, bad in ((size, 0), (size, 4096), (pad, -0.1), (pad, float("nan"))):
+        with pytest.raises(ValueError, match=f"'{param.name}' must be in"):
+            param.check(bad)
 
 
 def test_declare_on_a_real_node():

@@ -50,6 +50,22 @@ def test_step_padding_is_dropped():
     np.testing.assert_array_equal(image_to_rgb8(msg), rgb)
 
 
+def test_copy_false_is_a_view_where_the_layout_allows():
+    rgb = RNG.integers(0, 255, (4, 6, 3), dtype=np.uint8)
+    msg = array_to_image(rgb, "rgb8")
+    view, owned = image_to_rgb8(msg, copy=False), image_to_rgb8(msg)
+    np.testing.assert_array_equal(view, rgb)
+    np.testing.assert_array_equal(owned, rgb)
+    assert np.shares_memory(view, np.frombuffer(msg.data, np.uint8))
+    assert not np.shares_memory(owned, np.frombuffer(msg.data, np.uint8))
+    padded = np.zeros((4, 20), np.uint8)  # row padding or a foreign order still give a correct new array
+    padded[:, :18] = rgb.reshape(4, 18)
+    np.testing.assert_array_equal(image_to_rgb8(Image(height=4, width=6, encoding="rgb8", step=20,
+                                                      data=padded.tobytes()), copy=False), rgb)
+    bgr = array_to_image(np.ascontiguousarray(rgb[:, :, ::-1]), "bgr8")
+    np.testing.assert_array_equal(image_to_rgb8(bgr, copy=False), rgb)
+
+
 def test_big_endian_16bit():
     vals = np.array([[1, 258], [4096, 65535]], dtype=np.uint16)
     msg = Image(height=2, width=2, encoding="16UC1", step=4, is_bigendian=1, data=vals.astype(">u2").tobytes())

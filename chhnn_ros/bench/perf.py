@@ -138,6 +138,7 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
     return {
         "overhead_ratio": pipe.get("one", {}).get("overhead_ratio", nan),
         "overhead_ratio_four_process": pipe.get("four", {}).get("overhead_ratio", nan),
+        "overhead_ratio_back_to_back": pipe.get("one", {}).get("overhead_ratio_back_to_back", nan),
         "overload_latency_ratio": pipe.get("overload", {}).get("latency_ratio", nan),
         "frames_dropped": pipe.get("overload", {}).get("frames_dropped", nan),
         "teach_cost_ratio": m.get("teach", {}).get("ratio_node", nan),
@@ -162,6 +163,7 @@ def markdown(res: dict[str, Any]) -> str:
         met = "n/a" if isinstance(v, float) and math.isnan(v) else ("yes" if ok(v) else "no")
         lines.append(f"| {key} | {_f(v)} | {goal} | {met} |")
     lines.append(f"| overhead_ratio_four_process | {_f(h['overhead_ratio_four_process'])} | <= 1.15 | |")
+    lines.append(f"| overhead_ratio_back_to_back (direct calls unpaced) | {_f(h['overhead_ratio_back_to_back'])} | | |")
     lines.append(f"| frames_dropped (overload) | {_f(h['frames_dropped'])} | dropped, not queued | |")
     out = ["\n".join(lines)]
     for mode in ("one", "four", "saturation", "overload", "one_live_child", "one_live_inproc"):
@@ -169,9 +171,10 @@ def markdown(res: dict[str, Any]) -> str:
         if r:
             out.append(f"- pipeline {mode}: {r['rate_hz']:.1f} Hz asked, {r['published_hz']:.1f} published, "
                        f"{r['output_hz']:.1f} out, latency median {r['median_ms']:.1f} ms (p90 {r['p90_ms']:.1f})"
-                       + (f", direct {r['direct_ms']:.1f} ms" if "direct_ms" in r else "")
-                       + f", camera->detections {r['detections_median_ms']:.1f} ms"
-                       + (f", camera->features {r['features_median_ms']:.1f} ms" if "features_median_ms" in r else "")
+                       + (f", direct {r['direct_ms']:.1f} ms at its rate" if "direct_ms" in r else "")
+                       + (f" ({r['direct_back_to_back_ms']:.1f} back to back)" if "direct_back_to_back_ms" in r else "")
+                       + "".join(f", camera->{k} {r[f'{k}_median_ms']:.1f} ms" for k in ("detections", "features")
+                                 if not math.isnan(r.get(f"{k}_median_ms", math.nan)))
                        + f", dropped {r['frames_dropped']}/{r['frames_published']}")
     if m:
         e, sp, t = m["encoder"], m["snn_speed"], m["teach"]

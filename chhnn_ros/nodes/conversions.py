@@ -27,8 +27,12 @@ ENCODINGS: dict[str, tuple[np.dtype, int]] = {
 }
 
 
-def image_to_array(msg: Image) -> np.ndarray:
-    """The message's pixels as (H, W, C) or (H, W) in its own encoding (a copy)."""
+def image_to_array(msg: Image, copy: bool = True) -> np.ndarray:
+    """The message's pixels as (H, W, C) or (H, W) in its own encoding.
+
+    A copy, unless ``copy=False``: then a view of ``msg.data`` where the layout allows (no row
+    padding, native byte order), which saves a full-frame copy per frame for readers that only
+    cut crops from it (the message must then outlive the array; numpy keeps the buffer alive)."""
     if msg.encoding not in ENCODINGS:
         raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
     dtype, channels = ENCODINGS[msg.encoding]
@@ -45,13 +49,14 @@ def image_to_array(msg: Image) -> np.ndarray:
     rows = buf.reshape(h, step)[:, :row]  # drop row padding
     dt = dtype.newbyteorder(">" if msg.is_bigendian else "<") if dtype.itemsize > 1 else dtype
     arr = np.ascontiguousarray(rows).view(dt).reshape(h, w, channels)
-    arr = arr.astype(dtype.newbyteorder("="), copy=True)  # native byte order, owned copy
+    arr = arr.astype(dtype.newbyteorder("="), copy=copy)  # native byte order
     return arr[:, :, 0] if channels == 1 else arr
 
 
-def image_to_rgb8(msg: Image) -> np.ndarray:
-    """Any supported encoding → RGB uint8 (H, W, 3), the core's image format."""
-    arr = image_to_array(msg)
+def image_to_rgb8(msg: Image, copy: bool = True) -> np.ndarray:
+    """Any supported encoding → RGB uint8 (H, W, 3), the core's image format (``copy``: as
+    :func:`image_to_array`; other encodings are always converted into a new array)."""
+    arr = image_to_array(msg, copy)
     enc = msg.encoding
     if enc in ("rgb8",):
         return arr

@@ -95,7 +95,7 @@ class DetectorNode(Node):
 
     def _process(self, msg: Image) -> None:
         self.stats.input()
-        rgb = image_to_rgb8(msg)
+        rgb = image_to_rgb8(msg, copy=False)  # read only: crops, boxes and drawings are new arrays
         t = stamp_to_sec(msg.header.stamp)
         frame = Frame(rgb, t, msg.header.frame_id)
         if self.p["detector"] == "groundtruth":

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from chhnn_ros.params import CROP_PAD_BOUNDS, CROP_SIZE_BOUNDS
 from chhnn_ros.perception.types import Detection
 
 SCHEMA_VERSION = 1
@@ -148,17 +149,15 @@ def decode(text: str, kind: str) -> dict[str, Any]:
     return payload
 
 
-MAX_CROP_SIZE = 2048  # px: a bogus crop_size must not make the encoder allocate gigabytes
-
-
 def _check_crop_geometry(payload: dict[str, Any]) -> None:
     """Optional ``crop_size`` (int px) and ``crop_pad`` (fraction) of a detections payload."""
     size, pad = payload.get("crop_size"), payload.get("crop_pad")
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_CROP_SIZE):
-        raise ValueError(f"detections payload: crop_size must be an integer in 1..{MAX_CROP_SIZE}, got {size!r}")
+    (s0, s1), (p0, p1) = CROP_SIZE_BOUNDS, CROP_PAD_BOUNDS
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not s0 <= size <= s1):
+        raise ValueError(f"detections payload: crop_size must be an integer in {s0}..{s1}, got {size!r}")
     if pad is not None and (not isinstance(pad, int | float) or isinstance(pad, bool)
-                            or not math.isfinite(pad) or not 0 <= pad <= 10):
-        raise ValueError(f"detections payload: crop_pad must be a number in 0..10, got {pad!r}")
+                            or not math.isfinite(pad) or not p0 <= pad <= p1):
+        raise ValueError(f"detections payload: crop_pad must be a number in {p0:g}..{p1:g}, got {pad!r}")
 
 
 def _check_vectors(payload: dict[str, Any]) -> None:
