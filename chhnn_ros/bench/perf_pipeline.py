@@ -61,7 +61,7 @@ def direct_times(frames: Sequence[Frame], encoder, learner, passes: int = 2, per
     """Seconds per frame of detector + crop + encoder + learner called directly.
 
     ``period`` > 0 starts a frame every ``period`` seconds, as the camera does: after an idle gap
-    the caches are cold and a frame takes ~3 % longer (measured here) than back to back, a cost
+    the caches are cold and a frame takes 3-14 % longer (measured here) than back to back, a cost
     the pipeline pays at its rate and that is not ROS overhead."""
     det = GroundTruthDetector()
     out = []

@@ -144,7 +144,7 @@ class EncoderNode(Node):
 
     def _crops(self, payload: dict, pixels: Image) -> list[np.ndarray]:
         dets, size = payload["detections"], int(payload.get("crop_size", DETECTOR["crop_size"]))
-        rgb = image_to_rgb8(pixels, copy=False)  # a view: the crops are new arrays
+        rgb = image_to_rgb8(pixels, copy=False)  # a view, only read: the encoder batches the crops anew
         if self.p["crop_source"] == "crops":
             return split_mosaic(rgb, len(dets), size)
         return crops_from_image(rgb, dets, size, float(payload.get("crop_pad", DETECTOR["crop_pad"])))
