@@ -14,11 +14,6 @@ from typing import Any
 
 import yaml
 
-# Crop geometry the detector may ask for; the encoder refuses detections outside it, so a bogus
-# value cannot make it allocate gigabytes.
-CROP_SIZE_BOUNDS = (1, 2048)
-CROP_PAD_BOUNDS = (0.0, 10.0)
-
 
 @dataclass(frozen=True)
 class Param:
@@ -82,9 +77,11 @@ NODE_PARAMS: dict[str, tuple[Param, ...]] = {
         Param("max_det", 20, "Maximum detections per frame."),
         Param("track", True, "yolo: track objects across frames (ultralytics ByteTrack) so detections carry "
               "track ids, which teach commands can name."),
-        Param("crop_size", 224, "Side of the square crops sent to the encoder, pixels.", bounds=CROP_SIZE_BOUNDS),
+        # Bounded: the encoder checks a detections payload's crop geometry against these same
+        # parameters (messages.py), so a bogus value cannot make it allocate gigabytes.
+        Param("crop_size", 224, "Side of the square crops sent to the encoder, pixels.", bounds=(1, 2048)),
         Param("crop_pad", 0.1, "Context padding added around each box, as a fraction of its size.",
-              bounds=CROP_PAD_BOUNDS),
+              bounds=(0.0, 10.0)),
         Param("min_size", 8, "Boxes smaller than this (pixels) are dropped."),
         Param("truth_tolerance", 0.02, "groundtruth: max |stamp difference| in s between image and truth message."),
         Param("image_reliability", "best_effort", "QoS reliability of the image_raw subscription "

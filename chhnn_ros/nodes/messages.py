@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from chhnn_ros.params import CROP_PAD_BOUNDS, CROP_SIZE_BOUNDS
+from chhnn_ros.params import params_for
 from chhnn_ros.perception.types import Detection
 
 SCHEMA_VERSION = 1
@@ -150,14 +150,15 @@ def decode(text: str, kind: str) -> dict[str, Any]:
 
 
 def _check_crop_geometry(payload: dict[str, Any]) -> None:
-    """Optional ``crop_size`` (int px) and ``crop_pad`` (fraction) of a detections payload."""
-    size, pad = payload.get("crop_size"), payload.get("crop_pad")
-    (s0, s1), (p0, p1) = CROP_SIZE_BOUNDS, CROP_PAD_BOUNDS
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or not s0 <= size <= s1):
-        raise ValueError(f"detections payload: crop_size must be an integer in {s0}..{s1}, got {size!r}")
-    if pad is not None and (not isinstance(pad, int | float) or isinstance(pad, bool)
-                            or not math.isfinite(pad) or not p0 <= pad <= p1):
-        raise ValueError(f"detections payload: crop_pad must be a number in {p0:g}..{p1:g}, got {pad!r}")
+    """Optional ``crop_size`` (int px) and ``crop_pad`` (fraction) of a detections payload: the
+    detector's own parameter checks (type and range), so a payload cannot ask for a geometry the
+    detector could not be set to."""
+    for param in params_for("detector"):
+        if param.name in ("crop_size", "crop_pad") and payload.get(param.name) is not None:
+            try:
+                param.check(payload[param.name])
+            except ValueError as exc:
+                raise ValueError(f"detections payload: {exc}") from None
 
 
 def _check_vectors(payload: dict[str, Any]) -> None:
