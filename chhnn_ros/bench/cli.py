@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "perf": ("latency and throughput of the perception pipeline", "chhnn_ros.bench.perf:main"),
     "reliability": ("long-running reliability benchmark", "chhnn_ros.bench.reliability:main"),
     "robustness": ("robustness to image corruptions", "chhnn_ros.bench.robustness:main"),
+    "scale": ("teach and predict cost, memory file size up to hundreds of classes", "chhnn_ros.bench.scale:main"),
 }
 DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"
 FULL_SIZES = (1000, 500)  # train / test samples per class
