@@ -27,14 +27,17 @@ def test_teach_swaps_a_copy_and_persists(tmp_path):
     assert k.learner is not first and first.classes_ == ["a"]  # the old learner was never modified
     pred = k.predict(np.vstack([X(1.0, 1), X(-1.0, 1)]))
     assert pred.nearest == ["a", "b"] and (pred.scores > 0.5).all()
-    assert k.forget("a") == 3 and k.classes() == ["b"]
+    k.teach("a", X(1.0), "enc")
+    assert k.teaches() == {"a": 2, "b": 1} and k.database_version == 3
+    assert k.forget("a") == 4 and k.classes() == ["b"] and k.teaches() == {"b": 1}
     with pytest.raises(ValueError, match="unknown class"):
         k.forget("zzz")
     with pytest.raises(ValueError, match="dimension 4"):
         k.teach("c", X(0.0, dim=4), "other")
-    assert k.classes() == ["b"] and k.database_version == 3
+    assert k.classes() == ["b"] and k.database_version == 4
     again = Knowledge("ncm", "", 0, str(path), False)
-    assert again.classes() == ["b"] and again.database_version == 3 and again.extra["encoder"] == "enc"
+    assert again.classes() == ["b"] and again.database_version == 4 and again.extra["encoder"] == "enc"
+    assert again.teaches() == {"b": 1}
 
 
 def test_other_learner_file_is_incompatible(tmp_path):

@@ -158,16 +158,19 @@ class Knowledge:
         return Prediction([learner.classes_[i] for i in best], scores, np.ones(len(best), bool), scores)
 
     # ----------------------------------------------------------------- updates
-    def _swap(self, learner: Learner | None, base: int, encoder: str | None = None) -> int:
+    def teaches(self) -> dict[Any, int]:
+        """How many teaches each known class has had (0 for classes of a file that did not count them)."""
+        counts = self.extra.get("teaches", {})
+        return {c: int(counts.get(c, 0)) for c in self.classes()}
+
+    def _swap(self, learner: Learner, base: int, extra: dict[str, Any]) -> int:
         with self.lock:
             if self.database_version != base:
                 raise StaleUpdate(f"the class database changed (version {base} -> {self.database_version}, a "
                                   "reset) while learning; this update was dropped")
             before = self.learner, self.database_version, self.extra
-            self.learner = learner
+            self.learner, self.extra = learner, extra
             self.database_version += 1
-            if encoder and learner is not None:
-                self.extra = {"encoder": encoder, "dim": learner.dim}
             version = self.database_version
         try:
             self.save()
@@ -189,7 +192,9 @@ class Knowledge:
             self.check_features(encoder, int(X.shape[1]))
             new = clone(current)
         learn(new, label, X)
-        return self._swap(new, base, encoder)
+        teaches = dict(self.extra.get("teaches", {}))
+        teaches[label] = teaches.get(label, 0) + 1
+        return self._swap(new, base, {**self.extra, "encoder": encoder, "dim": new.dim, "teaches": teaches})
 
     def forget(self, label: str) -> int:
         with self.lock:
@@ -198,13 +203,14 @@ class Knowledge:
             raise ValueError(f"unknown class {label!r}; known: {self.classes()}")
         new = clone(current)
         new.forget(label)
-        return self._swap(new, base)
+        teaches = {c: n for c, n in self.extra.get("teaches", {}).items() if c != label}
+        return self._swap(new, base, {**self.extra, "teaches": teaches})
 
     def reset(self) -> int:
         """Forget every class and delete the memory file; an update fitted meanwhile is dropped."""
         with self.save_lock:  # a save in flight must not bring the file back after the unlink
             with self.lock:
-                self.learner = None
+                self.learner, self.extra = None, {}
                 self.database_version += 1
                 version = self.database_version
             if self.path is not None:

@@ -134,8 +134,9 @@ class ClassifierNode(ChhnnNode):
         return json.dumps({"classes": self.knowledge.classes(), "database_version": self.knowledge.database_version})
 
     def _publish_classes(self) -> None:
+        k = self.knowledge
         self.pub_classes.publish(String(data=payloads.encode(
-            "classes", classes=self.knowledge.classes(), database_version=self.knowledge.database_version)))
+            "classes", classes=k.classes(), teaches=list(k.teaches().values()), database_version=k.database_version)))
 
     # --------------------------------------------------------------- services
     def _srv_save(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
