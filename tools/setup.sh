@@ -69,9 +69,11 @@ stamp=$( (ls msg srv; cat msg/*.msg srv/*.srv CMakeLists.txt package.xml setup.p
 if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ] || ! (cd / && "$VPY" -c "import chhnn_ros.msg, chhnn_ros.srv") 2>/dev/null; then
   build=$(mktemp -d "${TMPDIR:-/tmp}/chhnn_ros-interfaces.XXXXXX")
   log="$build.log"
-  if cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DCHHNN_INTERFACES_ONLY=ON \
+  # AMENT_PREFIX_PATH: the generators look up the typesupports in the ament index, which must
+  # be the venv's alone (not a ROS 2 distro sourced in this shell).
+  if AMENT_PREFIX_PATH="$VENV" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DCHHNN_INTERFACES_ONLY=ON \
        -DCMAKE_INSTALL_PREFIX="$VENV" -DCMAKE_PREFIX_PATH="$VENV" -DPython3_EXECUTABLE="$VPY" >"$log" 2>&1 \
-     && cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >>"$log" 2>&1 \
+     && AMENT_PREFIX_PATH="$VENV" cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" >>"$log" 2>&1 \
      && cmake --install "$build" >>"$log" 2>&1 \
      && (cd / && "$VPY" -c "import chhnn_ros.msg, chhnn_ros.srv") >>"$log" 2>&1; then
     echo "$stamp" >"$stamp_file"
