@@ -47,6 +47,11 @@ def main() -> int:
     if prefix == Path(sys.base_prefix):
         print("patch_ros_wheels: run it with the venv's python (the ROS 2 wheels live in a venv)", file=sys.stderr)
         return 1
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not headers.is_file():
+        print(f"patch_ros_wheels: no {headers}: the interfaces build needs this Python's headers "
+              "(Debian/Ubuntu: apt-get install python3-dev)", file=sys.stderr)
+        return 1
     patch(prefix)
     left = leftovers(prefix)
     if left:

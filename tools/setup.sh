@@ -29,7 +29,7 @@ missing=""
 for tool in cmake make cc c++; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get install -y -q cmake make gcc g++ >/dev/null
+    apt-get update -q >/dev/null && apt-get install -y -q cmake make gcc g++ >/dev/null
   else
     echo "setup: missing$missing: install them (Debian/Ubuntu: sudo apt-get install cmake make gcc g++)" >&2
     exit 1
