@@ -22,7 +22,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -154,7 +153,7 @@ class Graph:
         from diagnostic_msgs.msg import DiagnosticArray
 
         from chhnn_ros.ros.probe import Probe
-        from chhnn_ros.ros.runtime import apply_torch_threads, make_executor, start_nodes
+        from chhnn_ros.ros.runtime import Spinner, start_nodes
 
         configure_process()  # the probe's (and in-process nodes') participant: profile, localhost
         self.workdir, self.mode, self.ns = Path(workdir), mode, namespace.strip("/")
@@ -182,7 +181,6 @@ class Graph:
                 classes = {"camera": CameraNode, "detector": DetectorNode, "encoder": EncoderNode,
                            "classifier": ClassifierNode}
                 self.nodes = start_nodes([lambda c=classes[n]: c(context=self.context) for n in self.node_names])
-                apply_torch_threads(self.nodes)
             self.probe = Probe(f"probe_{self.ns}", namespace=self.ns, spin_self=False, context=self.context)
         except BaseException:
             rclpy.try_shutdown(context=self.context)
@@ -193,14 +191,7 @@ class Graph:
         for item in record:  # "name" (raw messages) or ("name", payload kind) (decoded)
             topic, kind = (item, None) if isinstance(item, str) else item
             self.probe.record(topic, kind=kind)
-        self._executor = make_executor(len(self.nodes) + 1, context=self.context)
-        if self.nodes:
-            self.probe.get_logger().info(f"executor: {type(self._executor).__name__}")
-        for n in [*self.nodes, self.probe]:
-            self._executor.add_node(n)
-        self._spinning = threading.Event()
-        self._thread = threading.Thread(target=self._spin, name="graph", daemon=True)
-        self._thread.start()
+        self._spinner = Spinner([*self.nodes, self.probe], self.context)
         if mode == "processes":
             for n in self.node_names:
                 self.start_node(n)
@@ -209,13 +200,6 @@ class Graph:
                 "chhnn_ros.cli.perception", self.workdir / f"{self.ns}_perception.log",
                 ["--namespace", self.ns, "--params-file", str(self.params_file), "--ros-args", *self.ros_args],
                 self.domain)
-
-    def _spin(self) -> None:
-        while not self._spinning.is_set() and self.context.ok():
-            try:
-                self._executor.spin_once(timeout_sec=0.1)
-            except Exception as exc:  # a callback bug must not end the graph
-                self.probe.get_logger().error(f"callback failed: {type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ processes
     def start_node(self, name: str, extra: list[str] = ()) -> NodeProcess:
@@ -305,18 +289,11 @@ class Graph:
     # ------------------------------------------------------------------- lifetime
     def stop(self) -> dict[str, int]:
         """Stop everything (node processes with SIGTERM: they save); exit codes of the processes."""
-        import rclpy
-
         codes = {n: p.stop() for n, p in self.procs.items()}
         if "camera" in self.node_names and self.nodes:  # stop producing first, let in-flight callbacks end
             self.node("camera").stop_capture()
             time.sleep(0.5)
-        self._spinning.set()
-        self._thread.join(timeout=30.0)
-        self._executor.shutdown(timeout_sec=2.0)
-        for n in reversed([*self.nodes, self.probe]):
-            n.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+        self._spinner.stop()
         if self._own_domain:
             release_domain(self.domain)
         return codes

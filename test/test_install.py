@@ -10,7 +10,6 @@ test skips when those are absent here, and fails instead under CI, where setup.s
 from __future__ import annotations
 
 import os
-import random
 import runpy
 import shutil
 import signal
@@ -33,6 +32,18 @@ def absent(reason: str):
     pytest.skip(reason)
 
 
+def _domain() -> int:
+    """This module's own ROS domain id (taken once, from the one allocator)."""
+    from chhnn_ros.ros.dds import allocate_domain
+
+    if not _DOMAIN:
+        _DOMAIN.append(allocate_domain())
+    return _DOMAIN[0]
+
+
+_DOMAIN: list[int] = []
+
+
 def ros_env(**extra: str) -> dict[str, str]:
     """This environment plus what the ros2 CLI needs: the venv prefix in AMENT_PREFIX_PATH, an own
     domain, localhost discovery. A copy: os.environ is left as it is."""
@@ -41,7 +52,7 @@ def ros_env(**extra: str) -> dict[str, str]:
     if sys.prefix not in prefixes:
         prefixes.insert(0, sys.prefix)
     env.update(AMENT_PREFIX_PATH=os.pathsep.join(prefixes), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-               ROS_DOMAIN_ID=str(random.Random(os.getpid() + 7).randint(80, 99)))
+               ROS_DOMAIN_ID=str(_domain()))
     env.update(extra)
     return env
 

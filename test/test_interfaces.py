@@ -8,7 +8,6 @@ import importlib
 import importlib.util
 import json
 import os
-import random
 import subprocess
 import sys
 import textwrap
@@ -128,8 +127,9 @@ def test_feature_array_carries_a_float32_matrix():
     """The features hop: a (n, dim) float32 matrix in, the same bits out, without a copy per element."""
     import array
 
-    from chhnn_ros.msg import BoundingBox2D, Detection, FeatureArray, ObjectHypothesis
     from rclpy.serialization import deserialize_message, serialize_message
+
+    from chhnn_ros.msg import BoundingBox2D, Detection, FeatureArray, ObjectHypothesis
 
     X = np.random.default_rng(0).standard_normal((3, 1280)).astype(np.float32)
     dets = [Detection(bbox=BoundingBox2D(center_x=10.0 + i, center_y=20.0, size_x=4.0, size_y=6.0),
@@ -148,9 +148,10 @@ def test_feature_array_carries_a_float32_matrix():
 
 
 def test_constants_and_defaults():
+    from rclpy.serialization import deserialize_message, serialize_message
+
     from chhnn_ros.msg import BoundingBox2D, Detection, LabelledObject, TeachStatus
     from chhnn_ros.srv import Teach
-    from rclpy.serialization import deserialize_message, serialize_message
 
     assert (TeachStatus.COLLECTING, TeachStatus.LEARNED, TeachStatus.FORGOTTEN, TeachStatus.ERROR) == (0, 1, 2, 3)
     assert Detection.NO_TRACK == Teach.Request.NO_TRACK == -1
@@ -231,7 +232,9 @@ def _env(domain: int) -> dict[str, str]:
 def test_topic_and_service_between_processes(tmp_path):
     """Server in an unrelated directory (the installed package), client in the source tree (the
     checkout's chhnn_ros with the installed chhnn_ros.msg found through its extended __path__)."""
-    env = _env(random.Random(os.getpid()).randint(60, 79))
+    from chhnn_ros.ros.dds import allocate_domain
+
+    env = _env(allocate_domain())
     server = subprocess.Popen([sys.executable, "-c", SERVER], cwd=tmp_path, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -244,9 +247,10 @@ def test_topic_and_service_between_processes(tmp_path):
         server.wait(timeout=10)
     assert client.returncode == 0, client.stderr[-3000:]
     out = json.loads(client.stdout.strip().splitlines()[-1])
-    assert not Path(where["package"]).resolve().is_relative_to(ROOT)  # installed chhnn_ros
-    assert Path(out["package"]).resolve().is_relative_to(ROOT)  # source tree chhnn_ros ...
-    assert not Path(out["msg"]).resolve().is_relative_to(ROOT)  # ... with the installed chhnn_ros.msg
+    source = ROOT / "chhnn_ros"  # (a venv may live inside the checkout: compare with the package directory)
+    assert not Path(where["package"]).resolve().is_relative_to(source)  # installed chhnn_ros
+    assert Path(out["package"]).resolve().is_relative_to(source)  # source tree chhnn_ros ...
+    assert not Path(out["msg"]).resolve().is_relative_to(source)  # ... with the installed chhnn_ros.msg
     assert out["frame_id"] == "camera" and out["version"] == 3
     assert (out["label"], out["detector"], out["track"], out["size_x"]) == ("mug", "cup", 9, 20.0)
     assert out["success"] and out["message"] == "learned 'mug' from track 9"

@@ -6,16 +6,21 @@ import struct
 
 import pytest
 
-from chhnn_ros.app import payloads
 from chhnn_ros.app.teaching import Teacher, TeachPolicy
 from chhnn_ros.bench.reliability_fuzz import DIM, TOPICS, generate, summary
 
 pytest.importorskip("sensor_msgs.msg")
-from chhnn_ros.bench.reliability_fuzzrun import to_image  # noqa: E402
+from chhnn_ros.bench.reliability_fuzzrun import to_image, to_message  # noqa: E402
+from chhnn_ros.ros import messages  # noqa: E402
 from chhnn_ros.ros.conversions import image_to_rgb8  # noqa: E402
 
 MSGS = generate(seed=3, total=1000)
 CATEGORIES = sorted({(m.topic, m.category) for m in MSGS})
+
+
+def categories(*topics: str):
+    """pytest parameters (topic, category) with readable ids."""
+    return [pytest.param(t, c, id=f"{t}-{c}") for t, c in CATEGORIES if t in topics]
 
 
 def of(topic: str, category: str) -> list:
@@ -38,7 +43,9 @@ def test_deterministic_and_covers_every_category():
             "forget_unknown", "flood", "unknown_target"} <= set(cats["teach"])
     assert {"zero_size", "bad_encoding", "step_mismatch", "data_mismatch", "odd_size", "one_channel",
             "sixteen_bit"} <= set(cats["image_raw"])
-    assert {"malformed_json", "invalid_payload", "stale_stamp"} <= set(cats["features"])
+    assert {"non_finite_box", "empty_box", "non_finite_score", "non_finite_features", "shape_mismatch",
+            "stale_stamp", "no_detection"} <= set(cats["features"])
+    assert "bad_crop_geometry" in cats["detections"]
     assert any(m.raw and b"\xff" in m.raw or m.raw and b"\x80" in m.raw for m in MSGS)
     assert max(len(m.text or "") for m in MSGS) >= 100_000
 
@@ -51,7 +58,7 @@ def _received_text(m) -> str:
     return m.raw[8:8 + n - 1].decode("utf-8", errors="replace")
 
 
-@pytest.mark.parametrize("topic, category", [c for c in CATEGORIES if c[0] == "teach"], ids="/".join)
+@pytest.mark.parametrize("topic, category", categories("teach"))
 def test_every_bad_teach_command_gets_an_error_and_nothing_starts(topic, category):
     for m in of(topic, category):
         t = teacher(reserved=("unknown",))
@@ -63,7 +70,7 @@ def test_every_bad_teach_command_gets_an_error_and_nothing_starts(topic, categor
             assert status.state == "collecting" and cmd is not None, m.category
 
 
-@pytest.mark.parametrize("topic, category", [c for c in CATEGORIES if c[0] == "image_raw"], ids="/".join)
+@pytest.mark.parametrize("topic, category", categories("image_raw"))
 def test_bad_images_raise_and_odd_valid_images_convert(topic, category):
     for m in of(topic, category):
         msg = to_image(m.image)
@@ -75,16 +82,19 @@ def test_bad_images_raise_and_odd_valid_images_convert(topic, category):
             assert rgb.shape == (m.image["height"], m.image["width"], 3) and rgb.dtype.name == "uint8"
 
 
-@pytest.mark.parametrize("topic, category", [c for c in CATEGORIES if c[0] in ("truth", "detections", "features")],
-                         ids="/".join)
-def test_bad_payloads_raise_value_error(topic, category):
+@pytest.mark.parametrize("topic, category", categories("truth", "detections", "features"))
+def test_bad_messages_raise_value_error(topic, category):
+    def check(msg):
+        return messages.features_from_msg(msg) if topic == "features" else messages.detections_from_msg(msg, topic)
+
     for m in of(topic, category):
+        msg = to_message(topic, m.fields)
         if m.expect == "reject":
             with pytest.raises(ValueError):
-                payloads.decode(m.text, topic)
+                check(msg)
         else:
-            p = payloads.decode(m.text, topic)
-            assert p["dim"] == DIM and p["stamp"]["sec"] < 10**5  # stale, yet valid
+            dets, X = check(msg)
+            assert X.shape == (len(dets), DIM) and msg.header.stamp.sec < 10**5  # stale, yet valid
 
 
 def test_valid_commands_still_parse():

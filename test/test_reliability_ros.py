@@ -46,8 +46,10 @@ PACE_S = 0.02  # 50 messages/s: still a flood next to a person typing commands
 def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
     from std_msgs.msg import String
 
+    from chhnn_ros.bench.reliability_fuzzrun import to_message
     from chhnn_ros.bench.reliability_kill9 import NS, Feeder, classifier_params, list_classes
     from chhnn_ros.graph import Graph
+    from chhnn_ros.msg import FeatureArray
     from chhnn_ros.ros import qos
 
     msgs = [m for m in generate(seed=5, total=300, dim=16) if m.topic in ("teach", "features")]
@@ -58,7 +60,8 @@ def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
     try:
         assert list_classes(probe, node, 60.0) is not None, node.text()[-2000:]
         feeder = Feeder(probe, 16, 0)
-        pubs = {t: probe.create_publisher(String, f"/{NS}/{t}", qos.command_qos()) for t in ("teach", "features")}
+        pubs = {t: probe.create_publisher(kind, f"/{NS}/{t}", qos.command_qos())
+                for t, kind in (("teach", String), ("features", FeatureArray))}
         probe.wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10.0)
         # teach one real class first, so wrong-dimension features meet a learned classifier
         t0 = time.monotonic()
@@ -71,7 +74,10 @@ def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
         n_errors_expected = 0
         for m in msgs:
             pub = pubs[m.topic]
-            pub.publish(m.raw if m.raw is not None else String(data=m.text))
+            if m.raw is not None:
+                pub.publish(m.raw)  # serialised bytes (invalid UTF-8): rclpy publishes them as they are
+            else:
+                pub.publish(to_message(m.topic, m.fields) if m.fields is not None else String(data=m.text))
             if m.topic == "teach":
                 n_errors_expected += 1
             # Paced: unpaced, the burst outran the depth-100 command queue on a loaded machine.

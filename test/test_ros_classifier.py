@@ -17,10 +17,11 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 
 from builtin_interfaces.msg import Time  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
 
-from chhnn_ros.app import payloads  # noqa: E402
 from chhnn_ros.graph import child_env  # noqa: E402
+from chhnn_ros.msg import FeatureArray  # noqa: E402
+from chhnn_ros.perception.types import Detection  # noqa: E402
+from chhnn_ros.ros import messages  # noqa: E402
 
 DIM = 8
 
@@ -31,7 +32,7 @@ def graph(tmp_path_factory):
     from chhnn_ros.graph import Graph
 
     g = Graph(tmp_path_factory.mktemp("classifier"), namespace="t", nodes=())
-    g.probe.features_pub = g.probe.create_publisher(String, "features", 10)
+    g.probe.features_pub = g.probe.create_publisher(FeatureArray, "features", 10)
     yield g
     g.stop()
 
@@ -45,23 +46,22 @@ CENTRES = {1: np.full(DIM, 1.0, np.float32), 2: np.full(DIM, -1.0, np.float32)}
 _seq = [0]
 
 
-def features_msg(rng, vectors=None) -> str:
+def features_msg(rng, vectors=None) -> FeatureArray:
     """One frame: object 1 (big, central) and object 2 (small, corner), noisy cluster vectors."""
     _seq[0] += 1
     stamp = Time(sec=1000 + _seq[0], nanosec=0)
-    dets = [{"box": [60, 40, 140, 100], "score": 1.0, "class_name": "o1", "track_id": 1},
-            {"box": [0, 0, 20, 20], "score": 1.0, "class_name": "o2", "track_id": 2}]
+    dets = [Detection(60, 40, 140, 100, class_name="o1", track_id=1), Detection(0, 0, 20, 20, class_name="o2",
+                                                                                 track_id=2)]
     if vectors is None:
         vectors = np.stack([CENTRES[1], CENTRES[2]]) + 0.1 * rng.standard_normal((2, DIM)).astype(np.float32)
-    return payloads.encode("features", stamp, "cam", image_size=[200, 150], encoder="test", dim=DIM,
-                           detections=dets, vectors=payloads.vectors_to_lists(vectors))
+    return messages.features_to_msg(messages.header(stamp, "cam"), dets, vectors, "test", (200, 150))
 
 
 def pump(probe, rng, until, timeout=20.0):
     """Publish feature frames at ~20 Hz until ``until()`` holds."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        probe.features_pub.publish(String(data=features_msg(rng)))
+        probe.features_pub.publish(features_msg(rng))
         got = probe.wait_for(until, 0.05)
         if got:
             return got
@@ -130,25 +130,25 @@ def test_teach_recognise_persist_and_services(graph, probe, tmp_path):
         assert s["state"] == "error" and "nothing was learned" in s["message"]
         # NaN features and a broken message: each logged, counted in /diagnostics and skipped; node alive
         base = int(errors_after(graph, -1)["total_errors"])
-        bad = np.full((2, DIM), np.nan, np.float32).tolist()
-        payload = json.loads(features_msg(rng))
-        payload["vectors"] = bad
-        probe.features_pub.publish(String(data=json.dumps(payload)))
+        probe.features_pub.publish(features_msg(rng, np.full((2, DIM), np.nan, np.float32)))
         vals = errors_after(graph, base)
         assert vals and "NaN" in vals["last_error"], vals
         assert probe.wait_for(lambda: "NaN" in node.text(), 5.0), node.text()[-1000:]
-        probe.features_pub.publish(String(data="{not json"))
+        short = features_msg(rng)
+        short.data = np.asarray(short.data)[:-1]  # a feature matrix that does not match its detections
+        probe.features_pub.publish(short)
         vals = errors_after(graph, base + 1)
-        assert vals and "not valid JSON" in vals["last_error"] and int(vals["total_errors"]) == base + 2, vals
+        assert vals and "values for 2 detections" in vals["last_error"] and int(vals["total_errors"]) == base + 2, \
+            vals
         cls = probe.list_classes("/t/classifier/list_classes")
-        assert cls == {"classes": ["mug", "key"], "database_version": 2}
+        assert cls == {"classes": ["mug", "key"], "teaches": [1, 1], "database_version": 2}
         assert node.proc.poll() is None
         ok, msg = probe.trigger("/t/classifier/save")
         assert ok and "saved 2 classes" in msg and memory.is_file()
         # a best-effort publisher meets the reliable features subscription: a WARNING names topic and fix
         from chhnn_ros.ros.qos import image_qos
 
-        be_pub = probe.create_publisher(String, "features", image_qos("best_effort"))
+        be_pub = probe.create_publisher(FeatureArray, "features", image_qos("best_effort"))
         assert probe.wait_for(lambda: "incompatible QoS on subscription 'features'" in node.text(), 10.0), \
             node.text()[-1500:]
         assert "make the publisher reliable" in node.text()
@@ -159,7 +159,7 @@ def test_teach_recognise_persist_and_services(graph, probe, tmp_path):
         out = subprocess.run([*cli, "--forget", "key"], env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and "forgotten" in out.stdout, out.stdout + out.stderr
         out = subprocess.run([*cli, "--list"], env=env, capture_output=True, text=True, timeout=60)
-        assert json.loads(out.stdout) == {"classes": ["mug"], "database_version": 3}, out.stderr
+        assert json.loads(out.stdout) == {"classes": ["mug"], "teaches": [1], "database_version": 3}, out.stderr
     finally:
         assert node.stop() == 0, node.text()
     assert "shutdown: saved 1 classes" in node.text()
@@ -169,9 +169,11 @@ def test_teach_recognise_persist_and_services(graph, probe, tmp_path):
         t3 = time.monotonic()
         labels = pump(probe, rng, lambda: latest_labels(probe, t3))
         assert labels[1] == "mug"
-        assert probe.list_classes("/t/classifier/list_classes") == {"classes": ["mug"], "database_version": 3}
+        assert probe.list_classes("/t/classifier/list_classes") == {"classes": ["mug"], "teaches": [1],
+                                                                     "database_version": 3}
         ok, msg = probe.trigger("/t/classifier/reset")
-        assert ok and json.loads(msg)["classes"] == [] and not memory.exists()
+        assert ok and "database version 4" in msg and not memory.exists()
+        assert probe.list_classes("/t/classifier/list_classes")["classes"] == []
     finally:
         assert node.stop() == 0, node.text()
 
@@ -190,3 +192,50 @@ def test_corrupt_memory_refused_or_kept_aside(graph, probe, tmp_path):
         assert len(kept) == 1 and kept[0].read_bytes() == b"not a memory file" and not memory.exists()
     finally:
         assert node.stop() == 0
+
+
+def test_teach_and_forget_services_and_the_annotated_image(graph, probe, tmp_path):
+    """~/teach answers when the teach has ended, with its result; ~/forget likewise; ~/annotated is the
+    camera image with the labels drawn, published while someone subscribes, with the camera's size and stamp."""
+    import threading
+
+    from sensor_msgs.msg import Image
+
+    from chhnn_ros.ros.conversions import array_to_image
+    from chhnn_ros.ros.qos import image_qos
+    from chhnn_ros.srv import Forget, Teach
+
+    rng = np.random.default_rng(1)
+    node = classifier(graph, tmp_path / "memory.pt")
+    image_pub = probe.create_publisher(Image, "image_raw", image_qos("best_effort"))
+    probe.record("classifier/annotated", Image, qos_profile=image_qos("best_effort"))
+    pixels = np.zeros((150, 200, 3), np.uint8)
+    try:
+        answers = {}
+
+        def call(name, srv, request, timeout=60.0):
+            answers[name] = probe.call(srv, "/t/classifier/" + name, request, timeout=timeout)
+
+        request = Teach.Request(label="cup", track_id=1)
+        caller = threading.Thread(target=call, args=("teach", Teach, request))
+        caller.start()
+        while caller.is_alive():  # frames keep coming while the teach collects its samples
+            msg = features_msg(rng)
+            image_pub.publish(array_to_image(pixels, "rgb8", msg.header.stamp, "cam"))
+            probe.features_pub.publish(msg)
+            caller.join(0.05)
+        r = answers["teach"]
+        assert r.success and r.samples_used == 5 and r.database_version == 1 and "learned 'cup'" in r.message, r
+        bad = probe.call(Teach, "/t/classifier/teach", Teach.Request(label=" "), timeout=20.0)
+        assert not bad.success and "label is empty" in bad.message and bad.database_version == 1
+        annotated = probe.wait_for(lambda: probe.messages_of("classifier/annotated"), 20.0)
+        assert annotated, node.text()[-2000:]
+        a = annotated[-1]
+        assert (a.width, a.height, a.encoding) == (200, 150, "rgb8") and a.header.frame_id == "cam"
+        assert a.header.stamp.sec > 1000 and np.frombuffer(a.data, np.uint8).any()  # boxes drawn on black
+        f = probe.call(Forget, "/t/classifier/forget", Forget.Request(label="cup"), timeout=30.0)
+        assert f.success and f.database_version == 2 and "forgot 'cup'" in f.message
+        f = probe.call(Forget, "/t/classifier/forget", Forget.Request(label="cup"), timeout=30.0)
+        assert not f.success and "unknown class 'cup'" in f.message and f.database_version == 2
+    finally:
+        assert node.stop() == 0, node.text()

@@ -1,23 +1,28 @@
 """The encoder's two crop sources give the detector's crops: cut from image_raw with the boxes
 and geometry that travel in ``detections`` (default), or split from the detector's mosaic."""
 
-import json
 
 import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
 
-from chhnn_ros.app import payloads  # noqa: E402
 from chhnn_ros.app.stages import crops_from_image, split_mosaic  # noqa: E402
 from chhnn_ros.perception.crops import crop_detections  # noqa: E402
 from chhnn_ros.perception.types import Detection  # noqa: E402
 
 
-def _through_json(dets, size, pad):
-    text = json.dumps({"schema": "detections", "version": 1, "stamp": {"sec": 1, "nanosec": 0}, "frame_id": "c",
-                       "crop_size": size, "crop_pad": pad, "detections": [payloads.detection_to_dict(d) for d in dets]})
-    return payloads.decode(text, "detections")
+def _through_the_message(dets, size, pad):
+    """What the encoder gets: the detections and crop geometry of a DetectionArray, as a subscriber gets it."""
+    from builtin_interfaces.msg import Time
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from chhnn_ros.msg import DetectionArray
+    from chhnn_ros.ros import messages
+
+    msg = messages.detections_to_msg(messages.header(Time(sec=1), "c"), dets, (160, 120), size, pad)
+    msg = deserialize_message(serialize_message(msg), DetectionArray)
+    return {"detections": messages.detections_from_msg(msg), "crop_size": msg.crop_size, "crop_pad": msg.crop_pad}
 
 
 def test_crops_from_image_equal_the_detectors_crops():
@@ -26,7 +31,7 @@ def test_crops_from_image_equal_the_detectors_crops():
     dets = [Detection(10.123, 20.456, 60.789, 90.001), Detection(100.5, 3.25, 159.9, 50.75),
             Detection(0.0, 0.0, 12.0, 119.99), Detection(-5.0, 60.0, 40.0, 130.0)]
     crops, kept = crop_detections(img, dets, size=32, pad=0.1, min_size=8)
-    payload = _through_json(kept, 32, 0.1)
+    payload = _through_the_message(kept, 32, 0.1)
     mine = crops_from_image(img, payload["detections"], payload["crop_size"], payload["crop_pad"])
     assert len(mine) == len(crops) == 4
     for a, b in zip(crops, mine):

@@ -1,108 +1,118 @@
-"""JSON payloads: versioned, stamped, validated on receipt."""
+"""The typed messages: the core's types round-trip exactly, and a bad message content is refused
+with a clear error (boxes, scores, crop geometry, feature shapes, NaN) before anything uses it."""
 
-import json
+import math
 
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from rclpy.serialization import deserialize_message, serialize_message
 
-from chhnn_ros.app import payloads
+from chhnn_ros.app.labelling import LabelledObject
+from chhnn_ros.app.teaching import TeachStatus
+from chhnn_ros.msg import DetectionArray, FeatureArray, LabelledObjectArray
 from chhnn_ros.perception.types import Detection
+from chhnn_ros.ros import messages
 
 STAMP = Time(sec=12, nanosec=345)
+HDR = messages.header(STAMP, "cam")
+DETS = [Detection(1.5, 2.0, 30.25, 40.0, 0.9, "cup", 7), Detection(50, 60, 70, 80, 0.5, "mug", None)]
 
 
-def features(**over):
-    d = Detection(1, 2, 30, 40, 0.9, "cup", 7)
-    vec = np.array([[0.1, -2.5, 3.0]], np.float32)
-    fields = {"image_size": [64, 48], "encoder": "efficientnet", "dim": 3,
-              "detections": [payloads.detection_to_dict(d)], "vectors": payloads.vectors_to_lists(vec)}
-    fields.update(over)
-    return payloads.encode("features", STAMP, "cam", **{k: v for k, v in fields.items() if v is not None})
+def wire(msg):
+    """The message as a subscriber gets it (serialised and back)."""
+    return deserialize_message(serialize_message(msg), type(msg))
+
+
+def test_detections_round_trip_with_crop_geometry():
+    msg = wire(messages.detections_to_msg(HDR, DETS, (64, 48), 224, 0.1))
+    back = messages.detections_from_msg(msg)
+    assert [(d.box, d.class_name, d.track_id) for d in back] == [(d.box, d.class_name, d.track_id) for d in DETS]
+    assert back[0].score == pytest.approx(0.9) and messages.image_size(msg) == (64, 48)
+    d = messages.detections_to_dict(msg)
+    assert d["stamp"] == {"sec": 12, "nanosec": 345} and d["frame_id"] == "cam" and d["crop_size"] == 224
 
 
 def test_features_round_trip_exact_float32():
-    p = payloads.decode(features(), "features")
-    assert p["stamp"] == {"sec": 12, "nanosec": 345} and p["frame_id"] == "cam"
-    assert p["version"] == payloads.SCHEMA_VERSION
-    d = p["detections"][0]
-    assert (d.box, d.track_id, d.class_name) == ((1, 2, 30, 40), 7, "cup")
-    np.testing.assert_array_equal(np.asarray(p["vectors"], np.float32), np.array([[0.1, -2.5, 3.0]], np.float32))
+    X = np.array([[0.1, -2.5, 3.0], [1e-7, 7.0, -0.0]], np.float32)
+    dets, Y = messages.features_from_msg(wire(messages.features_to_msg(HDR, DETS, X, "efficientnet", (64, 48))))
+    np.testing.assert_array_equal(Y, X)
+    assert Y.dtype == np.float32 and [d.box for d in dets] == [d.box for d in DETS]
+    empty, Z = messages.features_from_msg(wire(messages.features_to_msg(HDR, [], np.zeros((0, 3)), "e", (1, 1))))
+    assert empty == [] and Z.shape == (0, 3)  # the robot looking at bare floor
 
 
-@pytest.mark.parametrize(
-    "text, match",
-    [
-        ("not json", "not valid JSON"),
-        ("[1, 2]", "must be a JSON object"),
-        (json.dumps({"schema": "objects", "version": 1}), "expected a 'features' payload"),
-        (json.dumps({"schema": "features", "version": 99}), "version 99 is not supported"),
-    ],
-)
-def test_envelope_errors(text, match):
+def test_objects_teach_status_and_classes_round_trip():
+    objs = [LabelledObject((1, 2, 30, 40), "cup", 0.93, True, 2.5, "cup", 3, "cup", 0.8),
+            LabelledObject((5, 5, 9, 9), "unknown", 0.41, False, -1.0, "mug", None, "object", 0.7)]
+    o = messages.objects_to_dict(wire(messages.objects_to_msg(HDR, objs, 4)))
+    assert o["database_version"] == 4 and o["stamp"]["nanosec"] == 345
+    assert [(x["label"], x["known"], x["nearest"], x["track_id"]) for x in o["objects"]] == [
+        ("cup", True, "cup", 3), ("unknown", False, "mug", None)]
+    assert o["objects"][1]["known_score"] == -1.0 and o["objects"][0]["box"] == [1, 2, 30, 40]
+    s = messages.teach_status_to_dict(wire(messages.teach_status_to_msg(
+        TeachStatus("error", "cup", "target lost", 3, 20, 2), 7, STAMP)))
+    assert s == {"state": "error", "label": "cup", "message": "target lost", "collected": 3, "needed": 20,
+                 "views": 2, "database_version": 7}
+    c = messages.classes_to_dict(wire(messages.classes_to_msg(["cup", "mug"], [2, 1], 9, STAMP)))
+    assert c == {"classes": ["cup", "mug"], "teaches": [2, 1], "database_version": 9}
+
+
+def _detections(**change):
+    msg = messages.detections_to_msg(HDR, DETS, (64, 48), 224, 0.1)
+    for key, value in change.items():
+        if key.startswith("bbox_"):
+            setattr(msg.detections[0].bbox, key[5:], value)
+        elif key == "score":
+            msg.detections[0].hypothesis.score = value
+        else:
+            setattr(msg, key, value)
+    return msg
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"bbox_center_x": math.nan}, "not finite"),
+    ({"bbox_size_y": math.inf}, "not finite"),
+    ({"bbox_size_x": 0.0}, "is empty"),
+    ({"bbox_size_y": -3.0}, "is empty"),
+    ({"score": math.nan}, "score is not finite"),
+    ({"crop_size": 0}, "'crop_size' must be in 1..2048"),
+    ({"crop_size": 100_000}, "'crop_size' must be in 1..2048"),
+    ({"crop_pad": -0.5}, "'crop_pad' must be in 0..10"),
+    ({"crop_pad": math.nan}, "'crop_pad' must be in 0..10"),
+], ids=lambda v: str(v))
+def test_bad_detections_are_refused(change, match):
+    with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        messages.detections_from_msg(_detections(**change))
+
+
+def _features(n_values=None, dim=3, extra_detection=False, nan=False):
+    msg = messages.features_to_msg(HDR, DETS, np.ones((2, 3), np.float32), "efficientnet", (64, 48))
+    data = np.asarray(msg.data, np.float32).copy()
+    if nan:
+        data[4] = np.nan
+    if n_values is not None:
+        data = data[:n_values]
+    msg.data, msg.dim = data, dim
+    if extra_detection:
+        msg.detections = [*msg.detections, msg.detections[0]]
+    return msg
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"n_values": 5}, "5 values for 2 detections x dim 3 = 6"),
+    ({"extra_detection": True}, "6 values for 3 detections x dim 3 = 9"),
+    ({"dim": 0}, "dim must be >= 1"),
+    ({"dim": 2}, "6 values for 2 detections x dim 2 = 4"),
+    ({"nan": True}, "NaN or inf"),
+], ids=lambda v: str(v))
+def test_bad_features_are_refused(kw, match):
     with pytest.raises(ValueError, match=match):
-        payloads.decode(text, "features")
+        messages.features_from_msg(_features(**kw))
 
 
-def test_nan_and_shape_errors():
-    bad = json.loads(features())
-    bad["vectors"][0][1] = float("nan")
-    with pytest.raises(ValueError, match="NaN"):
-        payloads.decode(json.dumps(bad), "features")  # json writes NaN, Python reads it
-    with pytest.raises(ValueError, match="list of 4 numbers"):
-        payloads.decode(features(dim=4), "features")
-    with pytest.raises(ValueError, match="2 vectors for 1 detections"):
-        payloads.decode(features(vectors=[[0, 0, 0], [1, 1, 1]]), "features")
-    with pytest.raises(ValueError, match="box"):
-        payloads.decode(features(detections=[{"box": [5, 5, 1, 1]}]), "features")
-    with pytest.raises(ValueError, match="stamp"):
-        payloads.decode(json.dumps({"schema": "features", "version": 1}), "features")
-
-
-def test_encode_refuses_nan_and_unknown_kind():
-    with pytest.raises(ValueError):
-        payloads.encode("features", STAMP, "cam", vectors=[[float("nan")]])
-    with pytest.raises(ValueError, match="unknown payload kind"):
-        payloads.encode("bogus")
-
-
-def test_objects_classes_status():
-    o = payloads.encode("objects", STAMP, "cam", objects=[{"box": [0, 0, 5, 5], "label": "cup", "score": 0.8}],
-                        database_version=3)
-    assert payloads.decode(o, "objects")["database_version"] == 3
-    c = payloads.decode(payloads.encode("classes", classes=["cup"], database_version=2), "classes")
-    assert c["classes"] == ["cup"]
-    with pytest.raises(ValueError, match="state"):
-        payloads.decode(payloads.encode("teach_status", state="sleeping"), "teach_status")
-
-
-def test_features_base64_round_trip_and_errors():
-    X = np.array([[0.1, -2.5, 3.0], [1e-30, 7.0, -0.0]], np.float32)
-    dets = [{"box": [1, 2, 30, 40]}, {"box": [3, 4, 50, 60]}]
-    text = features(detections=dets, vectors=None, vectors_b64=payloads.vectors_to_b64(X))
-    assert '"vectors"' not in text  # the binary form only
-    p = payloads.decode(text, "features")
-    assert p["vectors"].dtype == np.float32 and p["vectors"].shape == (2, 3)
-    np.testing.assert_array_equal(p["vectors"], X)
-    empty = payloads.decode(features(detections=[], vectors=None, vectors_b64=payloads.vectors_to_b64(
-        np.zeros((0, 3), np.float32))), "features")
-    assert empty["vectors"].shape == (0, 3)
-    for b64, match in ((payloads.vectors_to_b64(X[:1]), "holds 12 bytes, expected 2 detections x 3 x 4 = 24"),
-                       ("not base64!", "not valid base64"),
-                       (payloads.vectors_to_b64(np.array([[0, np.nan, 0], [0, 0, 0]], np.float32)), "NaN or inf")):
-        with pytest.raises(ValueError, match=match):
-            payloads.decode(features(detections=dets, vectors=None, vectors_b64=b64), "features")
-
-
-@pytest.mark.parametrize("field,value,match", [
-    ("crop_size", 0, "crop_size"), ("crop_size", 100_000, "crop_size"), ("crop_size", 2.5, "crop_size"),
-    ("crop_size", True, "crop_size"), ("crop_pad", -0.1, "crop_pad"), ("crop_pad", "0.1", "crop_pad"),
-    ("crop_pad", 1e9, "crop_pad"),
-])
-def test_detections_crop_geometry_is_checked(field, value, match):
-    """A bogus crop geometry is refused before an encoder cuts (and allocates) crops with it."""
-    ok = {"schema": "detections", "version": 1, "stamp": {"sec": 1, "nanosec": 0}, "frame_id": "c",
-          "crop_size": 224, "crop_pad": 0.1, "detections": [{"box": [1, 1, 20, 20]}]}
-    assert payloads.decode(json.dumps(ok), "detections")["crop_size"] == 224
-    with pytest.raises(ValueError, match=match):
-        payloads.decode(json.dumps({**ok, field: value}), "detections")
+def test_every_kind_has_its_type_and_reader():
+    assert {k: t for k, (t, _) in messages.KINDS.items()} == {
+        "truth": DetectionArray, "detections": DetectionArray, "features": FeatureArray,
+        "objects": LabelledObjectArray, "teach_status": type(messages.teach_status_to_msg(
+            TeachStatus("learned", "a", ""), 0, STAMP)), "classes": type(messages.classes_to_msg([], [], 0, STAMP))}

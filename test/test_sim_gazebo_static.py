@@ -165,18 +165,17 @@ def module_constant(tree, name):
 
 
 def test_gazebo_boxes_become_truth_the_detector_reads():
-    from chhnn_ros.app import payloads
     from chhnn_ros.sim.gz_truth import truth_detections
 
     dets = truth_detections([(100.0, 50.0, 20.0, 10.0, "3"), (5.0, 5.0, 0.0, 4.0, "1"), (10.0, 10.0, 4.0, 4.0, "")])
     assert [(d.box, d.class_name, d.track_id) for d in dets] == [
         ((90.0, 45.0, 110.0, 55.0), "label_3", 3), ((8.0, 8.0, 12.0, 12.0), "object", None)]
-    # the detector's decoder accepts what gz_truth_node publishes
+    # the detector's checks accept what gz_truth_node publishes
     Time = pytest.importorskip("builtin_interfaces.msg").Time
+    messages = pytest.importorskip("chhnn_ros.ros.messages")
 
-    text = payloads.encode("truth", Time(sec=12, nanosec=5), "camera_rig/link/camera",
-                           detections=[payloads.detection_to_dict(d) for d in dets])
-    back = payloads.decode(text, "truth")
+    msg = messages.detections_to_msg(messages.header(Time(sec=12, nanosec=5), "camera_rig/link/camera"), dets, (0, 0))
+    back = messages.detections_to_dict(msg)
     assert [d.box for d in back["detections"]] == [d.box for d in dets] and back["stamp"] == {"sec": 12, "nanosec": 5}
 
 

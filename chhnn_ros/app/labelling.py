@@ -27,6 +27,7 @@ class LabelledObject:
     nearest: str  # the nearest class ('' before any teach)
     track_id: int | None
     detector_class: str
+    detector_score: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -52,5 +53,5 @@ class Labeller:
                 box=tuple(float(v) for v in d.box), label=str(nearest) if known else self.unknown_label,
                 score=score, known=known, known_score=float(pred.known_scores[i]),
                 nearest="" if nearest is None else str(nearest), track_id=d.track_id,
-                detector_class=d.class_name))
+                detector_class=d.class_name, detector_score=float(d.score)))
         return out

@@ -7,16 +7,16 @@ import contextlib
 import time
 from typing import Any
 
-from chhnn_ros.app import payloads
 from chhnn_ros.graph import Graph, teach_command
+from chhnn_ros.ros.messages import KINDS
 
 
 def valid(g: Graph, topic: str, since: float = 0.0) -> list[dict]:
-    """The messages of a raw-recorded topic that decode as ``topic`` payloads."""
+    """The messages of a raw-recorded topic that pass the receiving node's checks, as dicts."""
     out = []
     for msg in g.probe.messages_of(topic, since):
         with contextlib.suppress(ValueError):
-            out.append(payloads.decode(msg.data, topic))
+            out.append(KINDS[topic][1](msg))
     return out
 
 

@@ -73,8 +73,8 @@ def measure(mode: str, rate: float, cache: int, memory: Path, logdir: Path, warm
     ``stages`` also times ``detections`` and ``features`` (where the latency goes).  Off for the
     overhead runs: each extra subscriber is one more delivery the publishing node makes on the
     critical path, work a deployed pipeline does not do."""
-    from chhnn_ros.app import payloads
     from chhnn_ros.graph import Graph
+    from chhnn_ros.ros import messages
 
     record = [("truth", "truth")] + ([("detections", "detections"), ("features", "features")] if stages else [])
     g = Graph(logdir / tag, graph_params(rate, cache, memory, seed, **extra), mode=MODES[mode],
@@ -98,13 +98,13 @@ def measure(mode: str, rate: float, cache: int, memory: Path, logdir: Path, warm
     objs, truth = got["objects"], [m for _, m in got["truth"]]
     if not objs:
         raise RuntimeError(f"no objects during the {mode}-process measurement:\n{g.logs()}")
-    stamps = {payloads.stamp_key(m) for m in truth}
+    stamps = {messages.frame_key(m) for m in truth}
 
     def latency(items: list) -> list[float]:
-        return sorted(1e3 * (t + offset - payloads.stamp_sec(m)) for t, m in items)
+        return sorted(1e3 * (t + offset - messages.frame_sec(m)) for t, m in items)
 
     lat = latency(objs)
-    done = sum(payloads.stamp_key(m) in stamps for _, m in objs)
+    done = sum(messages.frame_key(m) in stamps for _, m in objs)
     dets, feats = got["detections"], got["features"]
     return {"mode": mode, "rate_hz": rate, "published_hz": len(truth) / (t1 - t0), "output_hz": len(objs) / (t1 - t0),
             "frames_published": len(truth), "frames_out": len(objs), "frames_dropped": max(0, len(truth) - done),

@@ -5,8 +5,10 @@ covering every category of bad input a node can meet: on ``teach`` random/huge s
 invalid UTF-8 (raw CDR bytes), invalid JSON, wrong types, reserved and
 unknown labels, forgets of unknown labels, floods; on ``image_raw`` zero
 sizes, wrong encodings, step/data mismatches, odd sizes, 1-channel and 16-bit
-images; on the internal JSON topics (``truth``, ``detections``,
-``features``) malformed JSON, NaN/inf, wrong dimensions and stale stamps.
+images; on the typed topics between the nodes (``truth``, ``detections``,
+``features``) non-finite or empty boxes, NaN/inf scores and features, bad
+crop geometry, feature matrices that do not match their detections, and
+valid frames with stale stamps or no detection.
 
 ``expect`` says what a correct node does: ``reject`` (an error status or a
 counted error, nothing changes), ``accept`` (a valid if odd input that must
@@ -35,6 +37,7 @@ class FuzzMsg:
     text: str | None = None  # std_msgs/String data
     raw: bytes | None = None  # a serialised std_msgs/String (CDR), for invalid UTF-8
     image: dict[str, Any] | None = None  # sensor_msgs/Image fields
+    fields: dict[str, Any] | None = None  # DetectionArray / FeatureArray fields (truth, detections, features)
     truth_box: list[float] | None = None  # publish a matching truth message first (accepted images)
     stamp: dict[str, int] | None = None  # fixed stamp; None: the runner stamps it now
     flood: bool = False  # sent back to back, without waiting for the answer
@@ -144,86 +147,87 @@ def _stamp(rng: random.Random) -> dict[str, int]:
 
 
 def _det(rng: random.Random) -> dict[str, Any]:
-    x, y = rng.uniform(0, 300), rng.uniform(0, 200)
-    return {"box": [x, y, x + rng.uniform(1, 100), y + rng.uniform(1, 100)], "score": 1.0, "class_name": "o",
+    """A detection's fields: box as centre and size (the message's BoundingBox2D), hypothesis, track id."""
+    w, h = rng.uniform(1, 100), rng.uniform(1, 100)
+    return {"bbox": [rng.uniform(w / 2, 300), rng.uniform(h / 2, 200), w, h], "label": "o", "score": 1.0,
             "track_id": rng.randint(0, 9)}
 
 
-def json_msgs(rng: random.Random, topic: str, n: int, dim: int = DIM) -> list[FuzzMsg]:
-    """Bad payloads for ``truth`` / ``detections`` / ``features`` (the latter also stale but valid ones,
-    with ``dim``-d vectors: the dimension the receiving classifier has learned)."""
-    kind = topic
+def message_msgs(rng: random.Random, topic: str, n: int, dim: int = DIM) -> list[FuzzMsg]:
+    """Bad messages for ``truth`` / ``detections`` (DetectionArray) and ``features`` (FeatureArray), as the
+    fields the runner puts into the typed message (the types themselves are enforced by ROS: what can be
+    wrong is their content): non-finite or empty boxes, non-finite scores, a crop geometry the detector
+    could not be set to, a feature matrix whose size is not detections × dim, NaN/inf features, dim 0.
+    ``features`` also get valid frames with stale stamps (processed, flagged) and frames with no
+    detection (valid: processed), with ``dim``-d rows: the dimension the receiving classifier has learned."""
 
     def base(dets: list | None = None) -> dict[str, Any]:
         d = dets if dets is not None else [_det(rng) for _ in range(rng.randint(1, 3))]
-        p = {"schema": kind, "version": 1, "stamp": _stamp(rng), "frame_id": "fuzz", "image_size": [640, 480],
-             "detections": d}
-        if kind == "features":
-            p.update(encoder="fuzz", dim=dim, vectors=[[rng.uniform(-1, 1) for _ in range(dim)] for _ in d])
-        if kind == "detections":
-            p["crop_size"] = 224
-        return p
+        f = {"stamp": _stamp(rng), "frame_id": "fuzz", "image_width": 640, "image_height": 480, "detections": d}
+        if topic == "features":
+            f.update(encoder="fuzz", dim=dim, data=[rng.uniform(-1, 1) for _ in range(dim * len(d))])
+        if topic == "detections":
+            f.update(crop_size=224, crop_pad=0.1)
+        return f
 
-    def mutate() -> tuple[str, str]:
-        p = base()
-        choice = rng.randrange(14)
+    def mutate() -> tuple[str, dict[str, Any]]:
+        f = base()
+        det = f["detections"][0]
+        choice = rng.randrange(6 if topic == "features" else 4)
         if choice == 0:
-            return "malformed_json", json.dumps(p)[: rng.randint(0, 40)]
+            det["bbox"][rng.randrange(4)] = rng.choice([float("nan"), float("inf"), float("-inf")])
+            return "non_finite_box", f
         if choice == 1:
-            return "malformed_json", rng.choice(["", "null", "[]", "42", '"x"', "{", "\x00", "[" * 100_000,
-                                                 '{"a":' * 50_000])
+            det["bbox"][rng.choice([2, 3])] = rng.choice([0.0, -1.0, -1e9])
+            return "empty_box", f
         if choice == 2:
-            p["schema"] = rng.choice(["objects", "", None, 3])
-        elif choice == 3:
-            p["version"] = rng.choice([0, 2, "1", None])
-        elif choice == 4:
-            del p[rng.choice(["stamp", "frame_id", "detections"])]
-        elif choice == 5:
-            p["stamp"] = rng.choice([{"sec": -1, "nanosec": 0}, {"sec": 1.5, "nanosec": 0}, {}, "now", None,
-                                     {"sec": 2**40, "nanosec": 0}, {"sec": 1, "nanosec": 10**10},
-                                     {"sec": True, "nanosec": 0}])
-        elif choice == 6:
-            p["detections"][0]["box"] = rng.choice([[1, 2, 3], [5, 5, 1, 1], [0, 0, float("nan"), 1],
-                                                    [0, 0, float("inf"), 1], "box", None])
-        elif choice == 7:
-            p["detections"][0]["track_id"] = rng.choice(["1", 1.5, True])
-        elif choice == 8:
-            p["image_size"] = rng.choice([[0, 480], [640], "640x480", [-1, -1]])
-        elif choice == 9:
-            p["detections"] = rng.choice([{"box": [0, 0, 1, 1]}, "none", [1, 2]])
-        elif kind != "features":
-            p["detections"][0]["score"] = rng.choice([float("nan"), float("inf"), "high", None])
-        elif choice == 10:
-            p["vectors"][0][rng.randrange(dim)] = rng.choice([float("nan"), float("inf"), float("-inf")])
-        elif choice == 11:
-            p["vectors"][0] = p["vectors"][0][: rng.randint(0, dim - 1)]  # wrong dimension
-        elif choice == 12:
-            p["vectors"] = p["vectors"][:-1]  # count mismatch
+            det["score"] = rng.choice([float("nan"), float("inf"), float("-inf")])
+            return "non_finite_score", f
+        if choice == 3 and topic == "detections":
+            if rng.random() < 0.5:
+                f["crop_size"] = rng.choice([0, 4096, 2**31])
+            else:
+                f["crop_pad"] = rng.choice([-0.1, 11.0, float("nan"), float("inf")])
+            return "bad_crop_geometry", f
+        if choice == 3:  # truth: a box of nothing
+            det["bbox"][2:] = [0.0, 0.0]
+            return "empty_box", f
+        if choice == 4:
+            f["data"][rng.randrange(len(f["data"]))] = rng.choice([float("nan"), float("inf"), float("-inf")])
+            return "non_finite_features", f
+        kind = rng.randrange(3)
+        if kind == 0:
+            f["data"] = f["data"][: rng.randrange(len(f["data"]))]  # fewer values than detections x dim
+        elif kind == 1:
+            f["detections"] = f["detections"] + [_det(rng)]  # a detection without its row
         else:
-            p["dim"] = rng.choice([0, -4, str(dim), float(dim), dim + 1])
-        return "invalid_payload", json.dumps(p)  # json.dumps writes NaN/Infinity: the receiver must refuse
+            f["dim"] = 0
+        return "shape_mismatch", f
 
     out = []
     for _ in range(n):
-        cat, text = mutate()
-        out.append(FuzzMsg(topic, cat, "reject", text=text))
-    if kind == "features":  # valid payloads with stale stamps (1970, or minutes old): processed, flagged
+        cat, fields = mutate()
+        out.append(FuzzMsg(topic, cat, "reject", fields=fields))
+    if topic == "features":  # valid frames with stale stamps (1970, or minutes old): processed, flagged
         for i in range(max(2, n // 20)):
-            p = base()
-            p["stamp"], p["frame_id"] = {"sec": rng.choice([0, 1, 1000 + i]), "nanosec": 0}, "fuzz_stale"
-            out.append(FuzzMsg(topic, "stale_stamp", "accept", text=json.dumps(p), stamp=p["stamp"]))
+            f = base()
+            f["stamp"], f["frame_id"] = {"sec": rng.choice([0, 1, 1000 + i]), "nanosec": 0}, "fuzz_stale"
+            out.append(FuzzMsg(topic, "stale_stamp", "accept", fields=f, stamp=f["stamp"]))
+        f = base([])
+        f["stamp"], f["frame_id"] = {"sec": 1, "nanosec": 0}, "fuzz_stale"  # counted with the processed odd inputs
+        out.append(FuzzMsg(topic, "no_detection", "accept", fields=f, stamp=f["stamp"]))
     return out
 
 
 def generate(seed: int = 0, total: int = 1000, reserved_label: str = "unknown", dim: int = DIM) -> list[FuzzMsg]:
-    """≥ ``total`` messages over all topics (teach 35 %, image 25 %, each JSON topic ~13 %), in a
-    seeded interleaved order per topic family."""
+    """≥ ``total`` messages over all topics (teach 35 %, image 25 %, truth/detections/features ~13 % each),
+    in a seeded order per topic family."""
     rng = random.Random(seed)
     n_teach, n_img = int(total * 0.35), int(total * 0.25)
-    n_json = max(1, (total - n_teach - n_img) // 3 + 1)
+    n_typed = max(1, (total - n_teach - n_img) // 3 + 1)
     msgs = teach_msgs(rng, n_teach, reserved_label) + image_msgs(rng, n_img)
     for topic in ("truth", "detections", "features"):
-        msgs += json_msgs(rng, topic, n_json, dim)
+        msgs += message_msgs(rng, topic, n_typed, dim)
     return msgs
 
 

@@ -22,11 +22,13 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from chhnn_ros.app import payloads
 from chhnn_ros.bench.graph_checks import valid
 from chhnn_ros.bench.reliability_fuzz import FuzzMsg
 from chhnn_ros.graph import Graph
-from chhnn_ros.ros import qos
+from chhnn_ros.msg import BoundingBox2D, DetectionArray, FeatureArray, ObjectHypothesis
+from chhnn_ros.msg import Detection as DetectionMsg
+from chhnn_ros.perception.types import Detection
+from chhnn_ros.ros import messages, qos
 from chhnn_ros.ros.conversions import sec_to_stamp
 
 RECEIVER = {"image_raw": "detector", "truth": "detector", "detections": "encoder", "features": "classifier"}
@@ -41,12 +43,28 @@ def to_image(spec: dict[str, Any], stamp: Time | None = None) -> Image:
     return msg
 
 
+def to_message(topic: str, f: dict[str, Any]) -> DetectionArray | FeatureArray:
+    """The typed message of a fuzz message's fields (``truth``/``detections``: DetectionArray, ``features``:
+    FeatureArray), contents as they are: this is where bad values reach the wire."""
+    dets = [DetectionMsg(bbox=BoundingBox2D(center_x=d["bbox"][0], center_y=d["bbox"][1], size_x=d["bbox"][2],
+                                            size_y=d["bbox"][3]),
+                         hypothesis=ObjectHypothesis(label=d["label"], score=d["score"]), track_id=d["track_id"])
+            for d in f["detections"]]
+    hdr = messages.header(Time(sec=f["stamp"]["sec"], nanosec=f["stamp"]["nanosec"]), f["frame_id"])
+    if topic == "features":
+        return FeatureArray(header=hdr, image_width=f["image_width"], image_height=f["image_height"],
+                            detections=dets, encoder=f["encoder"], dim=f["dim"], data=f["data"])
+    return DetectionArray(header=hdr, image_width=f["image_width"], image_height=f["image_height"],
+                          crop_size=f.get("crop_size", 0), crop_pad=f.get("crop_pad", 0.0), detections=dets)
+
+
 class Sender:
     def __init__(self, graph: Graph) -> None:
         self.g, self.p = graph, graph.probe
         self.pubs: dict[str, Any] = {}
-        for topic in ("teach", "truth", "detections", "features"):
-            self.pubs[topic] = self.p.create_publisher(String, graph.topic(topic), qos.result_qos())
+        types = {"teach": String, "truth": DetectionArray, "detections": DetectionArray, "features": FeatureArray}
+        for topic, msg_type in types.items():
+            self.pubs[topic] = self.p.create_publisher(msg_type, graph.topic(topic), qos.result_qos())
         self.pubs["image_raw"] = self.p.create_publisher(Image, graph.topic("image_raw"), qos.result_qos())
         # the flooder keeps its whole burst (a depth-10 writer would drop most of it before it is sent)
         self.pubs["flood"] = self.p.create_publisher(String, graph.topic("teach"), QoSProfile(
@@ -60,10 +78,12 @@ class Sender:
         elif m.image is not None:
             stamp = sec_to_stamp(time.time())
             if m.truth_box is not None:  # a matching ground truth, so the odd image is processed in full
-                self.pubs["truth"].publish(String(data=payloads.encode(
-                    "truth", stamp, "fuzz", image_size=[m.image["width"], m.image["height"]],
-                    detections=[{"box": m.truth_box, "score": 1.0, "class_name": "fuzz", "track_id": 1}])))
+                self.pubs["truth"].publish(messages.detections_to_msg(
+                    messages.header(stamp, "fuzz"), [Detection(*m.truth_box, class_name="fuzz", track_id=1)],
+                    (m.image["width"], m.image["height"])))
             pub.publish(to_image(m.image, stamp))
+        elif m.fields is not None:
+            pub.publish(to_message(m.topic, m.fields))
         else:
             pub.publish(String(data=m.text))
 

@@ -21,9 +21,11 @@ import numpy as np
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from chhnn_ros.app import memory_file, payloads
+from chhnn_ros.app import memory_file
 from chhnn_ros.graph import Graph, NodeProcess
-from chhnn_ros.ros import qos
+from chhnn_ros.msg import FeatureArray
+from chhnn_ros.perception.types import Detection
+from chhnn_ros.ros import messages, qos
 from chhnn_ros.ros.conversions import sec_to_stamp
 from chhnn_ros.ros.probe import Probe
 
@@ -40,17 +42,16 @@ class Feeder:
 
     def __init__(self, probe: Probe, dim: int, seed: int) -> None:
         self.probe, self.dim = probe, dim
-        self.pub = probe.create_publisher(String, f"/{NS}/features", qos.result_qos())
+        self.pub = probe.create_publisher(FeatureArray, f"/{NS}/features", qos.result_qos())
         self.rng = np.random.default_rng(seed)
         self.seq = 0
 
     def frame(self, label: str) -> None:
         self.seq += 1
         v = centre(label, self.dim) + 0.05 * self.rng.standard_normal(self.dim).astype(np.float32)
-        dets = [{"box": [80, 60, 240, 180], "score": 1.0, "class_name": "obj", "track_id": 1}]
-        self.pub.publish(String(data=payloads.encode(
-            "features", sec_to_stamp(time.time()), "cam", image_size=[320, 240],
-            encoder="kill9", dim=self.dim, detections=dets, vectors=payloads.vectors_to_lists(v[None]))))
+        dets = [Detection(80, 60, 240, 180, class_name="obj", track_id=1)]
+        self.pub.publish(messages.features_to_msg(messages.header(sec_to_stamp(time.time()), "cam"), dets,
+                                                  v[None], "kill9", (320, 240)))
 
 
 def classifier_params(mem: Path, learner: str, samples: int, dim: int) -> dict[str, dict[str, Any]]:

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from chhnn_ros.app.payloads import stamp_key, stamp_sec
 from chhnn_ros.demos.geometry import LockedSceneSource
 from chhnn_ros.graph import Graph
+from chhnn_ros.ros.messages import frame_key, frame_sec
 
 TEACH_TIMEOUT_S = 90.0
 FIRST_RESULT_TIMEOUT_S = 120.0  # model loading on a busy machine
@@ -66,9 +66,9 @@ class PerceptionGraph:
         since = time.monotonic() - (time.time() - t) - 1.0  # receive-time bound: skip old messages quickly
 
         def ready() -> list[tuple[dict, dict]] | None:
-            truth = {stamp_key(m): m for m in self.probe.messages_of("truth", since) if stamp_sec(m) >= t}
-            pairs = [(o, truth[stamp_key(o)]) for o in self.probe.messages_of("objects", since)
-                     if stamp_key(o) in truth]
+            truth = {frame_key(m): m for m in self.probe.messages_of("truth", since) if frame_sec(m) >= t}
+            pairs = [(o, truth[frame_key(o)]) for o in self.probe.messages_of("objects", since)
+                     if frame_key(o) in truth]
             return pairs[:n] if len(pairs) >= n else None
 
         got = self.probe.wait_for(ready, timeout)

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chhnn_ros.app import payloads
 from chhnn_ros.graph import Graph, teach_command
 from chhnn_ros.perception.crops import iou
+from chhnn_ros.ros import messages
 
 DEMO_PARAMS: dict[str, Any] = {"sim_motion": "turn"}
 TEACH_TIMEOUT = 120.0
@@ -70,9 +70,9 @@ class Demo:
             t = self.randomize()
 
             def matched(t: float = t) -> list[tuple[dict, dict]]:
-                truth = {payloads.stamp_key(m): m for m in probe.messages_of("truth", t)}
-                return [(o, truth[payloads.stamp_key(o)]) for o in probe.messages_of("objects", t)
-                        if payloads.stamp_key(o) in truth]
+                truth = {messages.frame_key(m): m for m in probe.messages_of("truth", t)}
+                return [(o, truth[messages.frame_key(o)]) for o in probe.messages_of("objects", t)
+                        if messages.frame_key(o) in truth]
 
             pairs = probe.wait_for(matched, 30.0)
             if not pairs:
@@ -82,7 +82,7 @@ class Demo:
                 hits.setdefault(k, []).extend(v)
             with probe.lock:
                 arrivals = [(rt, m) for rt, m in probe.received["objects"] if rt >= t]
-            latencies += [rt - time.monotonic() + time.time() - payloads.stamp_sec(m) for rt, m in arrivals]
+            latencies += [rt - time.monotonic() + time.time() - messages.frame_sec(m) for rt, m in arrivals]
         return hits, latencies
 
     def teach(self, label: str) -> dict:

@@ -2,7 +2,7 @@
 source (sim, device, video, folder), stamped with the frame's capture time.
 
 With ``source: sim`` it also publishes the ground-truth boxes on ``truth``
-(same stamp) for the groundtruth detector, and offers ``~/randomize``
+(chhnn_ros/DetectionArray, same stamp) for the groundtruth detector, and offers ``~/randomize``
 (std_srvs/Trigger) to re-randomise the scene for fresh views.
 """
 
@@ -14,15 +14,14 @@ from typing import Any
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from chhnn_ros.app import payloads
 from chhnn_ros.app.capture import CaptureLoop, frame_stamp
 from chhnn_ros.app.factories import open_source
 from chhnn_ros.app.stats import describe
+from chhnn_ros.msg import DetectionArray
 from chhnn_ros.perception.types import Frame
-from chhnn_ros.ros import qos
+from chhnn_ros.ros import messages, qos
 from chhnn_ros.ros.conversions import array_to_image, camera_info, sec_to_stamp
 from chhnn_ros.ros.node_base import ChhnnNode
 from chhnn_ros.ros.runtime import main_for
@@ -40,7 +39,7 @@ class CameraNode(ChhnnNode):
         self.pub_info = self.create_publisher(CameraInfo, "camera_info", qos.image_qos(p["image_reliability"]))
         self.pub_truth = None
         if p["source"] == "sim" and p["publish_truth"]:
-            self.pub_truth = self.create_publisher(String, "truth", qos.result_qos())
+            self.pub_truth = self.create_publisher(DetectionArray, "truth", qos.result_qos())
         self.scene = getattr(self.source, "scene", None)  # the SimScene behind a sim source
         if self.scene is not None:
             # Own callback group: a reset takes ~1 s and must not hold up the node's other callbacks
@@ -95,9 +94,7 @@ class CameraNode(ChhnnNode):
         fid = self.p["frame_id"] or frame.frame_id
         if self.pub_truth is not None:  # before the image, so the detector rarely has to wait for it
             h, w = frame.image.shape[:2]
-            self.pub_truth.publish(String(data=payloads.encode(
-                "truth", stamp, fid, image_size=[w, h],
-                detections=[payloads.detection_to_dict(d) for d in frame.truth])))
+            self.pub_truth.publish(messages.detections_to_msg(messages.header(stamp, fid), frame.truth, (w, h)))
         img = array_to_image(frame.image, "rgb8", stamp, fid)
         self.pub_image.publish(img)
         self.pub_info.publish(camera_info(img))

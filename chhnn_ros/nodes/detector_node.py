@@ -1,4 +1,4 @@
-"""detector: ``image_raw`` → ``detections`` [+ ``crops`` (Image mosaic)].
+"""detector: ``image_raw`` → ``detections`` (chhnn_ros/DetectionArray) [+ ``crops`` (Image mosaic)].
 
 ``detections`` carries the kept boxes (min_size, clipped with crop_pad) and the
 crop geometry (``crop_size``, ``crop_pad``), so the encoder cuts the same
@@ -18,16 +18,15 @@ import sys
 from typing import Any
 
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
 
-from chhnn_ros.app import payloads
 from chhnn_ros.app.factories import apply_detector_param, open_detector
 from chhnn_ros.app.stages import CropGeometry, DetectStage
 from chhnn_ros.app.truth_cache import TruthCache
 from chhnn_ros.app.worker import LatestWorker
+from chhnn_ros.msg import DetectionArray
 from chhnn_ros.perception.drawing import draw_boxes
 from chhnn_ros.perception.types import Frame
-from chhnn_ros.ros import qos
+from chhnn_ros.ros import messages, qos
 from chhnn_ros.ros.conversions import array_to_image, image_to_rgb8, stamp_to_sec
 from chhnn_ros.ros.node_base import ChhnnNode
 from chhnn_ros.ros.runtime import main_for
@@ -40,13 +39,13 @@ class DetectorNode(ChhnnNode):
         super().__init__("detector", **kwargs)
         p = self.p
         self.stage = DetectStage(open_detector(p), CropGeometry.from_params(p))
-        self.pub_dets = self.create_publisher(String, "detections", qos.latest_qos())
+        self.pub_dets = self.create_publisher(DetectionArray, "detections", qos.latest_qos())
         # reliable: a 5-crop mosaic (750 KB) would be dropped best-effort by default Fast DDS
         self.pub_crops = self.create_publisher(Image, "crops", qos.latest_qos())
         self.pub_debug = self.create_publisher(Image, "~/debug_image", qos.image_qos("best_effort"))
         self.truth = TruthCache()
         if p["detector"] == "groundtruth":
-            self.create_subscription(String, "truth", self._on_truth, qos.result_qos())
+            self.create_subscription(DetectionArray, "truth", self._on_truth, qos.result_qos())
         self.worker = LatestWorker(self._process, self.on_error, "detector")
         self.on_close(self.worker.stop)
         self.create_subscription(Image, "image_raw", self.worker.put, qos.image_qos(p["image_reliability"]),
@@ -60,13 +59,13 @@ class DetectorNode(ChhnnNode):
     def diagnostic_values(self) -> dict[str, Any]:
         return {"detector": self.p["detector"], "dropped_frames": self.worker.dropped}
 
-    def _on_truth(self, msg: String) -> None:
+    def _on_truth(self, msg: DetectionArray) -> None:
         try:
-            payload = payloads.decode(msg.data, "truth")
+            dets = messages.detections_from_msg(msg, "truth")
         except ValueError as exc:
             self.on_error(exc)
             return
-        self.truth.add(payloads.stamp_sec(payload), payload["detections"])
+        self.truth.add(stamp_to_sec(msg.header.stamp), dets)
 
     def _process(self, msg: Image) -> None:
         self.stats.input()
@@ -86,9 +85,7 @@ class DetectorNode(ChhnnNode):
         if self.pub_crops.get_subscription_count() > 0 and (mosaic := self.stage.mosaic(rgb, kept)) is not None:
             self.pub_crops.publish(array_to_image(mosaic, "rgb8", hdr.stamp, hdr.frame_id))
         h, w = rgb.shape[:2]
-        self.pub_dets.publish(String(data=payloads.encode(
-            "detections", hdr.stamp, hdr.frame_id, image_size=[w, h], crop_size=g.size, crop_pad=g.pad,
-            detections=[payloads.detection_to_dict(d) for d in kept])))
+        self.pub_dets.publish(messages.detections_to_msg(hdr, kept, (w, h), g.size, g.pad))
         self.stats.output(self.get_clock().now().nanoseconds * 1e-9 - t)
         if self.pub_debug.get_subscription_count() > 0:
             self.pub_debug.publish(array_to_image(draw_boxes(rgb, kept), "rgb8", hdr.stamp, hdr.frame_id))

@@ -45,10 +45,12 @@ def crop_window(det: Detection, width: int, height: int, pad: float = 0.1,
     if not _valid_box(det):
         return None
     bw, bh = det.x2 - det.x1, det.y2 - det.y1
-    x1 = max(0, math.floor(det.x1 - pad * bw))
-    y1 = max(0, math.floor(det.y1 - pad * bh))
-    x2 = min(width, math.ceil(det.x2 + pad * bw))
-    y2 = min(height, math.ceil(det.y2 + pad * bh))
+    # Rounded to 1e-6 px before floor/ceil: a box that travelled as centre and size comes back with
+    # corners a few ulps off, which must not move a crop's edge by a pixel.
+    x1 = max(0, math.floor(round(det.x1 - pad * bw, 6)))
+    y1 = max(0, math.floor(round(det.y1 - pad * bh, 6)))
+    x2 = min(width, math.ceil(round(det.x2 + pad * bw, 6)))
+    y2 = min(height, math.ceil(round(det.y2 + pad * bh, 6)))
     if x2 - x1 < max(1, min_size) or y2 - y1 < max(1, min_size):
         return None  # too small after clipping, or fully outside the frame
     return x1, y1, x2, y2

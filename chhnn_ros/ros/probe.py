@@ -15,8 +15,8 @@ from rclpy.node import Node
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from chhnn_ros.app import payloads
-from chhnn_ros.ros import qos
+from chhnn_ros.ros import messages, qos
+from chhnn_ros.srv import ListClasses
 
 
 class Probe(Node):
@@ -32,7 +32,7 @@ class Probe(Node):
         self.lock = threading.Lock()
         self.received: dict[str, list[tuple[float, Any]]] = {}
         self.pubs: dict[str, Any] = {}
-        self._trigger_clients: dict[str, Any] = {}
+        self._service_clients: dict[tuple, Any] = {}
 
     def destroy_node(self) -> None:
         if self._executor is not None:
@@ -40,13 +40,18 @@ class Probe(Node):
             self._executor.shutdown(timeout_sec=1.0)
         super().destroy_node()
 
-    def record(self, topic: str, msg_type=String, qos_profile=None, kind: str | None = None) -> None:
-        """Keep every message of ``topic`` as (receive time, msg or decoded payload)."""
+    def record(self, topic: str, msg_type: Any = None, qos_profile: Any = None, kind: str | None = None) -> None:
+        """Keep every message of ``topic`` as (receive time, message), or as the plain dict of a message of
+        ``kind`` (:data:`chhnn_ros.ros.messages.KINDS`: objects, teach_status, truth, ...)."""
         self.received.setdefault(topic, [])
+        if kind is not None:
+            msg_type, to_dict = messages.KINDS[kind]
+        elif msg_type is None:
+            raise ValueError("record needs a message type or a kind")
 
-        def cb(msg) -> None:
+        def cb(msg: Any) -> None:
             try:
-                item = payloads.decode(msg.data, kind) if kind else msg
+                item = to_dict(msg) if kind else msg
             except ValueError as exc:
                 self.get_logger().warning(f"ignored a bad message on {topic}: {exc}")
                 return
@@ -79,18 +84,23 @@ class Probe(Node):
         self.wait_for(lambda: pub.get_subscription_count() > 0, wait_subscriber)
         pub.publish(String(data=text))
 
-    def trigger(self, service: str, timeout: float = 10.0) -> tuple[bool, str]:
-        """Call a std_srvs/Trigger service; (success, message)."""
+    def call(self, srv_type: Any, service: str, request: Any = None, timeout: float = 10.0) -> Any:
+        """Call a service; its response (``TimeoutError`` if it is not there or does not answer)."""
         # Clients are kept: destroying one while another thread's executor waits on it races.
-        if service not in self._trigger_clients:
-            self._trigger_clients[service] = self.create_client(Trigger, service)
-        client = self._trigger_clients[service]
+        key = (srv_type, service)
+        if key not in self._service_clients:
+            self._service_clients[key] = self.create_client(srv_type, service)
+        client = self._service_clients[key]
         if not self.wait_for(lambda: client.service_is_ready(), timeout):
             raise TimeoutError(f"service {service} is not available")
-        future = client.call_async(Trigger.Request())
+        future = client.call_async(request if request is not None else srv_type.Request())
         if not self.wait_for(future.done, timeout):
             raise TimeoutError(f"service {service} did not answer in {timeout:g} s")
-        resp = future.result()
+        return future.result()
+
+    def trigger(self, service: str, timeout: float = 10.0) -> tuple[bool, str]:
+        """Call a std_srvs/Trigger service; (success, message)."""
+        resp = self.call(Trigger, service, timeout=timeout)
         return resp.success, resp.message
 
     def command(self, teach_topic: str, status_topic: str, command: str | dict, timeout: float) -> dict | None:
@@ -112,7 +122,5 @@ class Probe(Node):
         return self.wait_for(final, timeout)
 
     def list_classes(self, service: str, timeout: float = 10.0) -> dict:
-        ok, text = self.trigger(service, timeout)
-        if not ok:
-            raise RuntimeError(text)
-        return json.loads(text)
+        """The classifier's classes (``~/list_classes``) as a dict: classes, teaches, database_version."""
+        return messages.classes_to_dict(self.call(ListClasses, service, timeout=timeout).classes)

@@ -47,14 +47,15 @@ def apply_torch_threads(nodes: Sequence[Node]) -> None:
             torch.set_num_threads(int(n.get_parameter("torch_threads").value))
 
 
-def make_executor(n_nodes: int, threads: int | None = None, context: Any = None):
-    """``CHHNN_EXECUTOR=events`` (default where rclpy has it, Kilted and later) or ``multi``.
+def make_executor(n_nodes: int, threads: int | None = None, context: Any = None, kind: str | None = None):
+    """``events`` (rclpy's events executor, Kilted and later) or ``multi`` (multi-threaded); by default
+    ``CHHNN_EXECUTOR`` or events.
 
-    Every callback of these nodes only hands work to a worker thread (the camera reads in its own
-    capture thread), so one thread dispatching suffices; rclpy's events executor dispatches in C++,
+    Every callback of the perception nodes only hands work to a worker thread (the camera reads in its
+    own capture thread), so one thread dispatching suffices; rclpy's events executor dispatches in C++,
     which costs the one-process pipeline less than Python's executors (docs/results/perf.md).
     """
-    kind = os.environ.get("CHHNN_EXECUTOR", "events")
+    kind = kind or os.environ.get("CHHNN_EXECUTOR", "events")
     if kind not in ("events", "multi"):
         raise ValueError(f"CHHNN_EXECUTOR must be 'events' or 'multi', got {kind!r}")
     if kind == "events":
@@ -65,28 +66,68 @@ def make_executor(n_nodes: int, threads: int | None = None, context: Any = None)
         else:
             return EventsExecutor(context=context)
     # Callbacks mostly hand work to worker threads, so threads wait more than they compute; the
-    # default (one per core) starves subscriptions when four nodes share it.
+    # default (one per core) starves subscriptions when several nodes share it.
     return MultiThreadedExecutor(num_threads=threads or max(4, 2 * n_nodes), context=context)
 
 
-def spin(nodes: Sequence[Node], stop: threading.Event, threads: int | None = None) -> None:
-    apply_torch_threads(nodes)
-    executor = make_executor(len(nodes), threads)
-    rclpy.logging.get_logger("chhnn_ros").info(f"executor: {type(executor).__name__}")
-    for n in nodes:
-        executor.add_node(n)
-    try:
-        # spin_once with a timeout so the stop flag set by a signal is seen promptly
-        while not stop.is_set() and rclpy.ok():
+class Spinner:
+    """Spins nodes, each on the executor kind it asks for (a node's ``executor_kind``: a node whose
+    service callbacks await the end of a long job needs ``multi``, which runs coroutines; the events
+    executor does not), one thread per executor, until :meth:`stop`."""
+
+    def __init__(self, nodes: Sequence[Node], context: Any = None) -> None:
+        apply_torch_threads(nodes)
+        groups: dict[str, list[Node]] = {}
+        for n in nodes:
+            groups.setdefault(getattr(n, "executor_kind", None) or os.environ.get("CHHNN_EXECUTOR", "events"),
+                              []).append(n)
+        self.nodes, self.context = list(nodes), context
+        self.executors = []
+        for kind, members in groups.items():
+            ex = make_executor(len(members), context=context, kind=kind)
+            for n in members:
+                ex.add_node(n)
+            self.executors.append(ex)
+        names = ", ".join(f"{type(e).__name__} ({', '.join(n.get_name() for n in g)})"
+                          for e, g in zip(self.executors, groups.values()))
+        rclpy.logging.get_logger("chhnn_ros").info(f"executor: {names}")
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._spin, args=(ex,), name=f"spin-{i}", daemon=True)
+                         for i, ex in enumerate(self.executors)]
+        for t in self._threads:
+            t.start()
+
+    def _ok(self) -> bool:
+        return self.context.ok() if self.context is not None else rclpy.ok()
+
+    def _spin(self, executor: Any) -> None:
+        # spin_once with a timeout so a stop is seen promptly
+        while not self._stop.is_set() and self._ok():
             try:
                 executor.spin_once(timeout_sec=0.1)
             except Exception as exc:  # a callback bug must not end a long-running process
                 rclpy.logging.get_logger("chhnn_ros").error(f"callback failed: {type(exc).__name__}: {exc}")
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        for n in reversed(nodes):
+
+    def stop(self) -> None:
+        """Stop spinning, then destroy the nodes (newest first) and shut the context down."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30.0)
+        for ex in self.executors:
+            ex.shutdown(timeout_sec=2.0)
+        for n in reversed(self.nodes):
             n.destroy_node()
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(context=self.context)
+
+
+def spin(nodes: Sequence[Node], stop: threading.Event) -> None:
+    """Spin ``nodes`` until ``stop`` is set (a signal), then shut down in order."""
+    spinner = Spinner(nodes)
+    try:
+        while not stop.wait(0.1) and rclpy.ok():
+            pass
+    finally:
+        spinner.stop()
 
 
 def params_files(args: Sequence[str]) -> list[str]:

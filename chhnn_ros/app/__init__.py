@@ -1,0 +1,1 @@
+"""The application core, without ROS: what the robot knows and how it is taught, labelled and saved."""

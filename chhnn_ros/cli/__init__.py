@@ -1,0 +1,1 @@
+"""The user commands: chhnn-perception, chhnn-teach, chhnn-detect, chhnn-prior, chhnn-demo."""
