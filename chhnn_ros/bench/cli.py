@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "perf": ("latency and throughput of the perception pipeline", "chhnn_ros.bench.perf:main"),
     "reliability": ("long-running reliability benchmark", "chhnn_ros.bench.reliability:main"),
     "robustness": ("robustness to image corruptions", "chhnn_ros.bench.robustness:main"),
+    "openset": ("open set: known vs never-taught classes, calibrated rejection", "chhnn_ros.bench.openset:main"),
 }
 NOT_IMPLEMENTED = "not implemented yet in this version"
 DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"

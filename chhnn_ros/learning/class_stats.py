@@ -177,24 +177,23 @@ class ClassStats:
         return x @ mu.T
 
     # ----------------------------------------------- leave-one-out calibration
-    def _loo_residual(self, X: np.ndarray | torch.Tensor, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x − μ_c`` of samples already added to class ``c = idx`` and the class sizes ``n_c``."""
-        idx = np.asarray(idx, dtype=np.int64)
+    def _loo_residual(self, x: torch.Tensor, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x − μ_c`` of (prepared) samples already added to class ``c = idx`` and the class sizes ``n_c``."""
         n = torch.tensor([self.counts[c] for c in idx], dtype=_F64)
-        if (n < 2).any():
-            raise ValueError("leave-one-out needs classes with at least two samples")
-        return self.prepare(X) - self.means[torch.from_numpy(idx)], n
+        return x - self.means[torch.from_numpy(np.asarray(idx, dtype=np.int64))], n
 
     def loo_cosine(self, X: np.ndarray | torch.Tensor, idx: np.ndarray) -> torch.Tensor:
-        """Cosine of each (already added) sample to its class mean computed without it."""
-        idx = np.asarray(idx, dtype=np.int64)
+        """Cosine of each (already added) sample to its class mean computed without it (NaN for a class
+        of one sample)."""
         x = self.prepare(X)
         r, n = self._loo_residual(x, idx)
-        mu_loo = x - r * (n / (n - 1))[:, None]  # (n·μ − x)/(n − 1) = x − n/(n−1)·(x − μ)
-        return torch.nn.functional.cosine_similarity(x, mu_loo, dim=1, eps=1e-12)
+        mu_loo = x - r * (n / (n - 1)).clamp_max(1e12)[:, None]  # (n·μ − x)/(n − 1) = x − n/(n−1)·(x − μ)
+        cos = torch.nn.functional.cosine_similarity(x, mu_loo, dim=1, eps=1e-12)
+        return torch.where(n >= 2, cos, torch.nan)
 
     def loo_mahalanobis(self, X: np.ndarray | torch.Tensor, idx: np.ndarray, shrinkage: float) -> torch.Tensor:
-        """Exact leave-one-out squared Mahalanobis distance of each (already added) sample to its class.
+        """Exact leave-one-out squared Mahalanobis distance of each (already added) sample to its class
+        (NaN for a class of one sample).
 
         Without sample ``x`` the class mean moves to ``μ − (x−μ)/(n−1)`` and the scatter loses
         ``n/(n−1)·vvᵀ`` (``v = x − μ``), a rank-one change of ``A`` by ``−c·vvᵀ`` with
@@ -202,10 +201,11 @@ class ClassStats:
         ``q = vᵀA⁻¹v``, and the distance to the moved mean is ``(n/(n−1))²`` times that.
         (The total count ``N`` is kept: one sample of many changes it negligibly.)
         """
-        r, n = self._loo_residual(X, idx)
+        r, n = self._loo_residual(self.prepare(X), idx)
         q = self._quad(r, self.cholesky(shrinkage))
-        c = (1 - shrinkage) * n / ((n - 1) * max(1, self.n_seen))
-        return (n / (n - 1)) ** 2 * q / (1 - c * q).clamp_min(1e-12)
+        k = n / (n - 1).clamp_min(1)
+        c = (1 - shrinkage) * k / max(1, self.n_seen)
+        return torch.where(n >= 2, k**2 * q / (1 - c * q).clamp_min(1e-12), torch.nan)
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class NCM(Learner):
     """Cosine similarity to L2-normalised running class means; softmax(scale · cos)."""
 
     name = "ncm"
+    input_means = False  # its own class means are the input means
 
     def __init__(self, dim: int, seed: int = 0, scale: float = 16.0) -> None:
         super().__init__(dim, seed)
@@ -44,6 +45,15 @@ class NCM(Learner):
 
     def _proba(self, X: np.ndarray, task: int | None) -> np.ndarray:
         return softmax(self.config["scale"] * self.stats.cosine(X).numpy())
+
+    def _open_scores(self, X: np.ndarray, task: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Known-ness: cosine to the class mean."""
+        cos = self.stats.cosine(X).numpy()
+        return softmax(self.config["scale"] * cos), cos
+
+    def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
+        """Leave-one-out cosine of each taught sample (NaN for a class of one sample)."""
+        return self.stats.loo_cosine(X, idx).numpy()
 
     def _forget(self, index: int) -> None:
         self.stats.remove(index)
@@ -77,6 +87,7 @@ class SLDA(Learner):
     """
 
     name = "slda"
+    input_means = False  # its own class statistics give the known-ness
 
     def __init__(self, dim: int, seed: int = 0, shrinkage: float = 1e-4) -> None:
         super().__init__(dim, seed)
@@ -96,6 +107,16 @@ class SLDA(Learner):
     def _proba(self, X: np.ndarray, task: int | None) -> np.ndarray:
         W, b = self.stats.discriminant(self.config["shrinkage"])
         return softmax((torch.from_numpy(X).double() @ W + b).numpy())
+
+    def _open_scores(self, X: np.ndarray, task: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Known-ness: minus the squared Mahalanobis distance to the class mean under the shared covariance."""
+        eps = self.config["shrinkage"]
+        return self._proba(X, task), -self.stats.mahalanobis(X, eps).numpy()
+
+    def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
+        """Exact leave-one-out Mahalanobis score of each taught sample (NaN for a class of one sample)."""
+        eps = self.config["shrinkage"]
+        return -self.stats.loo_mahalanobis(X, idx, eps).numpy()
 
     def _forget(self, index: int) -> None:
         self.stats.remove(index)
