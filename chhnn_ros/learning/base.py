@@ -8,23 +8,24 @@ validates its input *before* touching state, so a bad call raises
 
 Open set: a robot meets objects it was never taught.  Every learner gives
 a per-class *known-ness* (the ``_open_scores`` hook: higher = more like that
-class; by default the class probability, learners override it with a
-better-founded score) and calibrates its own threshold from what it was
-taught: each teach adds calibration scores of the taught samples.  For a
-class the learner already knew they are scored *before* the update
-(test-then-train: exactly how a new sample of a known class scores); for a
-new class the ``_calibration_scores`` hook gives what a held-out sample would
-score (exact leave-one-out for the statistical learners, the in-sample score
-otherwise).  Each class keeps its most recent :data:`CALIBRATION_SIZE`
-scores (``forget`` drops them with the class); the threshold is the
-:data:`KNOWN_QUANTILE` quantile of all of them, so about 95 % of samples like
-the taught ones are accepted.  One threshold for all classes rather than
-one per class: a quantile of a class's few scores is noisy, and per-class
-thresholds lowered the AUROC of the resulting score on split-MNIST by
-0.01-0.2 (``chhnn-bench openset``).  ``score_known`` is the nearest class's
-known-ness minus the threshold (0 at the threshold), ``predict_open``
-returns the class or ``None``.  The calibration scores are part of
-``state_dict()``.
+class; the default combines the class probability with the input's cosine to
+the class's mean input, learners override it with a better-founded score)
+and calibrates its own threshold from what it was taught: each teach adds
+calibration scores of the taught samples.  For a class the learner already
+knew they are scored *before* the update (test-then-train: exactly how a new
+sample of a known class scores); for a new class the ``_calibration_scores``
+hook estimates what a held-out sample would score (the in-sample score by
+default; the statistical learners compute the exact leave-one-out score of
+every taught sample after the update instead).  Each class keeps its most
+recent :data:`CALIBRATION_SIZE` scores (``forget`` drops them with the
+class); the threshold is the :data:`KNOWN_QUANTILE` quantile of all of them,
+so about 95 % of samples like the taught ones are accepted.  One threshold
+for all classes rather than one per class: a quantile of a class's few
+scores is noisy, and per-class thresholds lowered the AUROC of the resulting
+score on split-MNIST by 0.01-0.2 (``chhnn-bench openset``).  ``score_known``
+is the nearest class's known-ness minus the threshold (0 at the threshold),
+``predict_open`` returns the class or ``None``.  The calibration scores are
+part of ``state_dict()``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ class Learner(ABC):
     #: Keep the mean of each class's taught (L2-normalised) inputs for the default known-ness;
     #: learners with class statistics of their own turn it off.
     input_means: bool = True
+    #: ``_calibration_scores`` is exact for any taught sample (leave-one-out of class statistics): every
+    #: teach is calibrated after the update and nothing is scored before it (one pass instead of two).
+    calibrates_all: bool = False
 
     def __init__(self, dim: int, seed: int = 0) -> None:
         if not isinstance(dim, int | np.integer) or dim <= 0:
@@ -146,7 +150,8 @@ class Learner(ABC):
         labels = self.check_y(y, X.shape[0])
         self._check_task(task)
         n_before = len(self.classes_)
-        old = np.array([i for i, lab in enumerate(labels) if lab in self.classes_], dtype=np.int64)
+        old = np.array([i for i, lab in enumerate(labels) if lab in self.classes_ and not self.calibrates_all],
+                       dtype=np.int64)
         # Test-then-train: samples of classes the learner already knew, scored before it learns them.
         before = None
         if len(old):
@@ -161,7 +166,7 @@ class Learner(ABC):
         self.calibration_ += [np.zeros(0)] * (len(self.classes_) - len(self.calibration_))
         if before is not None:
             self._add_calibration(idx[old], before)
-        new = np.flatnonzero(idx >= n_before)
+        new = np.flatnonzero((idx >= n_before) | self.calibrates_all)
         if len(new):
             self._add_calibration(idx[new], np.asarray(self._calibration_scores(X[new], idx[new], task),
                                                        dtype=np.float64))

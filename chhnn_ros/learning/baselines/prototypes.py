@@ -30,6 +30,7 @@ class NCM(Learner):
 
     name = "ncm"
     input_means = False  # its own class means are the input means
+    calibrates_all = True  # leave-one-out cosine
 
     def __init__(self, dim: int, seed: int = 0, scale: float = 16.0) -> None:
         super().__init__(dim, seed)
@@ -88,6 +89,7 @@ class SLDA(Learner):
 
     name = "slda"
     input_means = False  # its own class statistics give the known-ness
+    calibrates_all = True  # leave-one-out Mahalanobis: one covariance factorisation per teach
 
     def __init__(self, dim: int, seed: int = 0, shrinkage: float = 1e-4) -> None:
         super().__init__(dim, seed)
