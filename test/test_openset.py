@@ -209,3 +209,18 @@ def test_openset_quick_writes_every_key(tmp_path: Path, capsys) -> None:
     assert "| slda |" in capsys.readouterr().out
     assert cli.main(["openset", "--stream", "permuted-mnist", "--methods", "ncm", "--out", str(out)]) == 2
     assert cli.main(["openset", "--stream", "split-mnist", "--methods", "nope", "--out", str(out)]) == 2
+
+
+def test_sim_unknowns_are_objects_no_prior_or_stream_uses() -> None:
+    pytest.importorskip("pybullet")
+    from chhnn_ros.bench.streams import OPEN_SET_BLOBS, open_set_unknowns
+    from chhnn_ros.sim.objects import DEFAULT_OBJECTS, HELD_OUT_OBJECTS
+
+    x, y, source = open_set_unknowns("sim-objects", n_test=2)
+    names = list(dict.fromkeys(y.tolist()))
+    assert names == HELD_OUT_OBJECTS + [f"blob{i:03d}" for i in OPEN_SET_BLOBS]
+    assert x.shape == (2 * len(names), 64, 64, 3) and x.dtype == np.uint8 and x.std() > 10
+    assert not set(names) & set(DEFAULT_OBJECTS)
+    prior = torch.load(ROOT / "chhnn_ros/data/prior-efficientnet1280.pt", weights_only=True, map_location="cpu")
+    assert not set(names) & set(prior["trained_on"]["classes"])
+    assert "domino" in source and open_set_unknowns("split-mnist", 2) is None
