@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reliability": ("long-running reliability benchmark", "chhnn_ros.bench.reliability:main"),
     "robustness": ("robustness to image corruptions", "chhnn_ros.bench.robustness:main"),
     "scale": ("teach and predict cost, memory file size up to hundreds of classes", "chhnn_ros.bench.scale:main"),
+    "openset": ("open set: known vs never-taught classes, calibrated rejection", "chhnn_ros.bench.openset:main"),
 }
 DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"
 FULL_SIZES = (1000, 500)  # train / test samples per class
