@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 from test_learner_conformance import DIM, NAMES, batch, kw, probe, taught
 
+from chhnn_ros.app import memory_file
 from chhnn_ros.bench import cli
 from chhnn_ros.bench.openset import METRICS, open_metrics
-from chhnn_ros.learning.base import CALIBRATION_SIZE, KNOWN_QUANTILE
+from chhnn_ros.learning.base import CALIBRATION_SIZE, KNOWN_QUANTILE, conformal_quantile
 from chhnn_ros.learning.registry import learner_from_state, make_learner
-from chhnn_ros.nodes import memory
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,8 @@ def test_scores_shapes_and_consistency(name: str, digits) -> None:
     assert all((lab is None) == (k < 0) for lab, k in zip(labels, det.known))
     # Calibration: one score list per class, bounded, and the threshold is their pooled quantile.
     assert len(learner.calibration_) == 3 and all(0 < len(s) <= CALIBRATION_SIZE for s in learner.calibration_)
-    assert learner.threshold() == pytest.approx(np.quantile(np.concatenate(learner.calibration_), KNOWN_QUANTILE))
+    pooled = np.concatenate(learner.calibration_)
+    assert learner.threshold() == pytest.approx(conformal_quantile(pooled, KNOWN_QUANTILE))
     # Most held-out samples of the taught classes pass their own learner's threshold.
     held_out = np.concatenate([batch(digits, c, n=30, offset=60) for c in (0, 1, 2)])
     assert np.mean(learner.score_known(held_out, **kw(learner)) >= 0) >= 0.6
@@ -74,22 +75,25 @@ def test_scores_and_threshold_survive_save_and_load(name: str, digits, tmp_path:
     assert fresh.threshold() == learner.threshold()
     np.testing.assert_array_equal(fresh.score_known(X, **kw(learner)), ref)
     # The node's memory file: numpy → tagged tensors, torch.save, torch.load(weights_only=True).
-    memory.save(tmp_path / "memory.pt", learner.state_dict(), 1)
-    loaded = learner_from_state(memory.load(tmp_path / "memory.pt")["learner_state"])
+    memory_file.save(tmp_path / "memory.pt", learner.state_dict(), 1)
+    loaded = learner_from_state(memory_file.load(tmp_path / "memory.pt")["learner_state"])
     np.testing.assert_array_equal(loaded.score_known(X, **kw(learner)), ref)
     assert list(loaded.predict_open(X, **kw(learner))) == list(learner.predict_open(X, **kw(learner)))
 
 
 def test_scores_survive_a_fresh_process(digits, tmp_path: Path) -> None:
     learner = taught("slda", digits, rounds=2)
-    memory.save(tmp_path / "memory.pt", learner.state_dict(), 1)
+    memory_file.save(tmp_path / "memory.pt", learner.state_dict(), 1)
     np.save(tmp_path / "X.npy", probe(digits))
-    code = ("import sys, numpy as np; from chhnn_ros.nodes import memory; "
+    code = ("import sys, numpy as np; from chhnn_ros.app import memory_file; "
             "from chhnn_ros.learning.registry import learner_from_state; "
-            f"l = learner_from_state(memory.load({str(tmp_path / 'memory.pt')!r})['learner_state']); "
+            f"l = learner_from_state(memory_file.load({str(tmp_path / 'memory.pt')!r})['learner_state']); "
             f"np.save({str(tmp_path / 'k.npy')!r}, l.score_known(np.load({str(tmp_path / 'X.npy')!r})))")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
-    np.testing.assert_array_equal(np.load(tmp_path / "k.npy"), learner.score_known(probe(digits)))
+    here = learner.score_known(probe(digits))
+    # the same scores up to the summation order of a BLAS with another thread count; the same decisions
+    np.testing.assert_allclose(np.load(tmp_path / "k.npy"), here, rtol=1e-12, atol=0)
+    assert ((np.load(tmp_path / "k.npy") >= 0) == (here >= 0)).all()
 
 
 @pytest.mark.parametrize("name", ["ncm", "slda", "replay", "chhnn"])
@@ -99,7 +103,7 @@ def test_forget_updates_calibration(name: str, digits) -> None:
     learner.forget(1)
     assert len(learner.calibration_) == 2
     assert all(np.array_equal(a, b) for a, b in zip(learner.calibration_, kept))
-    assert learner.threshold() == pytest.approx(np.quantile(np.concatenate(kept), KNOWN_QUANTILE))
+    assert learner.threshold() == pytest.approx(conformal_quantile(np.concatenate(kept), KNOWN_QUANTILE))
     assert set(learner.predict_open(batch(digits, 1, n=30, offset=60), **kw(learner))) <= {0, 2, None}
     # Teaching it again calibrates it again.
     learner.partial_fit(batch(digits, 1), [1] * 20, **kw(learner))

@@ -57,7 +57,8 @@ def learn(learner: Learner, label: str, X: np.ndarray) -> None:
 @dataclass(frozen=True)
 class Prediction:
     """Per feature row: the nearest known class, its probability, whether the learner calls the
-    row one of its classes (its own calibrated open-set decision) and its known-ness score."""
+    row one of its classes (its own calibrated open-set decision) and its known-ness score (higher:
+    more like a taught class; 0 is the learner's calibrated threshold)."""
 
     nearest: list[Any]
     scores: np.ndarray
@@ -148,14 +149,13 @@ class Knowledge:
         return True
 
     def predict(self, X: np.ndarray) -> Prediction:
-        """The learner's prediction per row; every row unknown before any class."""
+        """The learner's open-set prediction per row (nearest class, its probability, the learner's own
+        calibrated known/unknown decision and known-ness); every row unknown before any class."""
         learner = self.learner  # one reference: a concurrent swap cannot split this call
         if learner is None or not learner.classes_ or len(X) == 0:
             return Prediction.empty(len(X))
-        proba = learner.predict_proba(X)
-        best = proba.argmax(axis=1)
-        scores = proba[np.arange(len(best)), best]
-        return Prediction([learner.classes_[i] for i in best], scores, np.ones(len(best), bool), scores)
+        p = learner.predict_open_detail(X)
+        return Prediction(list(p.nearest), p.nearest_proba, p.accepted, p.known)
 
     # ----------------------------------------------------------------- updates
     def teaches(self) -> dict[Any, int]:

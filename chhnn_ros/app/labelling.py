@@ -23,7 +23,7 @@ class LabelledObject:
     label: str  # the decision: a class, or the unknown label
     score: float  # probability of the nearest class
     known: bool
-    known_score: float  # the learner's known-ness score (higher: more likely a taught class)
+    known_score: float  # the learner's known-ness (higher: more likely a taught class; 0: its threshold)
     nearest: str  # the nearest class ('' before any teach)
     track_id: int | None
     detector_class: str

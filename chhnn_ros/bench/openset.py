@@ -56,8 +56,8 @@ class OpenSetData:
 def load_openset(spec: str, train_per_class: int, test_per_class: int, classes_per_step: int = 2,
                  data_seed: int = 0, frontend: str | None = None) -> OpenSetData:
     """Features of the known classes' training samples and of every test sample (known and unknown)."""
-    from chhnn_ros.bench.frontends import apply_frontend
     from chhnn_ros.bench.streams import Stream, load_stream, open_set_unknowns
+    from chhnn_ros.perception.frontends import apply_frontend
 
     full = load_stream(spec, classes_per_step=1, train_per_class=train_per_class, test_per_class=test_per_class,
                        data_seed=data_seed)
@@ -238,7 +238,7 @@ def plot_histograms(runs: dict[str, list[dict[str, Any]]], path: Path, title: st
 # ------------------------------------------------------------------ CLI
 def parser() -> argparse.ArgumentParser:
     from chhnn_ros.bench.cli import FULL_SIZES, QUICK_SIZES, _positive
-    from chhnn_ros.bench.frontends import FRONTENDS
+    from chhnn_ros.perception.frontends import FRONTENDS
 
     p = argparse.ArgumentParser(prog="chhnn-bench openset", description=__doc__.split("\n\n")[0])
     p.add_argument("--stream", required=True, help="split-mnist, split-fashion, sim-objects or npz:PATH")
@@ -300,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "methods": {m: summarise(r) for m, r in runs.items()},
         "skipped": skipped,
     }
-    table = markdown_table(report._jsonable(rep))
+    table = markdown_table(report.jsonable(rep))
     try:
         report.write_json(rep, args.out / f"{slug}-openset.json")
         (args.out / f"{slug}-openset.md").write_text(table + "\n")

@@ -157,9 +157,9 @@ def open_set_unknowns(spec: str, n_test: int, data_seed: int = 0) -> tuple[np.nd
     if n_test < 1:
         raise ValueError(f"n_test must be >= 1, got {n_test}")
     try:  # lazy: pybullet is heavy and optional here
-        from chhnn_ros.learning.prior_data_sim import blob
         from chhnn_ros.sim.dataset import sim_object_images
         from chhnn_ros.sim.objects import HELD_OUT_OBJECTS
+        from chhnn_ros.sim.prior_data import blob
         from chhnn_ros.sim.views import render_object_views
     except ImportError as exc:
         raise ValueError(f"sim-objects unknowns unavailable: {exc}") from exc

@@ -211,11 +211,13 @@ class Learner(ABC):
 
     def threshold(self) -> float:
         """The calibrated threshold on the nearest class's known-ness: the :data:`KNOWN_QUANTILE` quantile
-        of the calibration scores of all classes (−inf, everything accepted, without any: a state saved
-        before calibration existed)."""
+        of the calibration scores of all classes, as split conformal prediction takes it (the k-th
+        smallest of n scores, k = ⌊q·(n + 1)⌋, at least the smallest), so that a new sample like the
+        taught ones is accepted with probability ≥ 1 − q even from the few samples of one teach
+        (−inf, everything accepted, without any score: a state saved before calibration existed)."""
         if self._threshold is None:
             pooled = np.concatenate(self.calibration_) if self.calibration_ else np.zeros(0)
-            self._threshold = float(np.quantile(pooled, KNOWN_QUANTILE)) if len(pooled) else -np.inf
+            self._threshold = conformal_quantile(pooled, KNOWN_QUANTILE)
         return self._threshold
 
     def forget(self, label: Any) -> None:
@@ -350,3 +352,12 @@ def softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def conformal_quantile(scores: np.ndarray, q: float) -> float:
+    """The k-th smallest of n scores, k = ⌊q·(n + 1)⌋ (at least 1): the split-conformal lower quantile,
+    below which a new score like these falls with probability ≤ q; −inf without scores."""
+    if len(scores) == 0:
+        return -np.inf
+    k = max(1, int(np.floor(q * (len(scores) + 1))))
+    return float(np.partition(np.asarray(scores, dtype=np.float64), k - 1)[k - 1])
