@@ -38,6 +38,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(addr)
+        sock.listen(128)  # now, so a second console on the same port fails here too
     except OSError as exc:
         sock.close()
         raise ValueError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another program (another web "
