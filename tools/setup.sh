@@ -20,6 +20,15 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; 
   fi
 fi
 
+# Chromium and its WebDriver for the teach console's browser test (Debian packages; optional).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y -q chromium chromium-driver >/dev/null || echo "setup: chromium not installed (the web console's browser test will be skipped)"
+  else
+    echo "setup: for the web console's browser test: sudo apt-get install chromium chromium-driver"
+  fi
+fi
+
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 # torchvision (ultralytics needs it) pairs with torch 2.14.1; pin both so pip

@@ -152,7 +152,7 @@
   function renderObjects(objects) {
     const list = $("objects");
     list.replaceChildren(...objects.map((o) => {
-      const li = el("li", { cls: isSelected(o) ? "selected" : "", "data-label": o.label,
+      const li = el("li", { cls: isSelected(o) ? "selected" : "", "data-label": o.label, "data-box": o.box.join(","),
                             "data-track": o.track_id === null || o.track_id === undefined ? "" : String(o.track_id),
                             "data-known": String(!!o.known) }, [
         el("span", { cls: "swatch" }),
