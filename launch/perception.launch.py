@@ -55,7 +55,7 @@ def _nodes(context, *_args, **_kwargs) -> list:
                            parameters=[arg["params_file"], sim_time, given["camera"]], **common))
     if arg["web"].lower() == "true":
         out.append(Node(executable="web_node", name="web", parameters=[arg["params_file"], sim_time, given["web"]],
-                        **common))
+                        remappings=image, **common))  # shows the image the detector sees
     return out
 
 
@@ -65,8 +65,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution(
             [FindPackageShare(PACKAGE), "config", "perception.yaml"]), description="Node parameters (YAML)."),
         DeclareLaunchArgument("image_topic", default_value="image_raw",
-                              description="Camera image topic the detector and encoder subscribe to "
-                                          "(e.g. /camera/image_raw)."),
+                              description="Camera image topic the detector, the encoder and the web console "
+                                          "subscribe to (e.g. /camera/image_raw)."),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock (Gazebo)."),
         DeclareLaunchArgument("use_camera", default_value="true",
                               description="Start the built-in camera node (false: use image_topic from your camera)."),

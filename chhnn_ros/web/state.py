@@ -33,7 +33,7 @@ FrameKey = tuple[int, int]  # the camera stamp (sec, nanosec) that pairs a frame
 # Frames kept to find the one an objects payload belongs to: the pipeline's latency (detector +
 # encoder + classifier) at the camera's rate, with room for a loaded machine.
 FRAME_RING = 16
-OBJECTS_TIMEOUT_S = 2.0  # no objects for this long: show raw frames (no boxes) instead of freezing
+OBJECTS_TIMEOUT_S = 2.0  # no objects paired with a frame for this long: show raw frames (no boxes), not a still
 HISTORY_S = 60.0  # confidence history kept per class
 HISTORY_BIN_S = 0.5  # one point (the best score) per class per bin: a bounded, plottable series
 THUMB_PERIOD_S = 1.0  # a class's thumbnail is refreshed at most this often
@@ -77,7 +77,7 @@ class ConsoleState:
         self._jpeg: tuple[int, bytes] | None = None  # (view seq, JPEG) of the newest view asked for
         self._jpeg_lock = threading.Lock()  # one encoder per view, however many clients ask at once
         self._objects: dict[str, Any] | None = None
-        self._objects_t = -math.inf
+        self._paired_t = -math.inf  # when objects last found their frame
         self._classes: dict[str, Any] | None = None
         self._teach_log: deque[dict[str, Any]] = deque(maxlen=TEACH_LOG)
         self._health: dict[str, dict[str, Any]] = {}
@@ -97,7 +97,7 @@ class ConsoleState:
             self._frames[stamp] = rgb
             while len(self._frames) > FRAME_RING:
                 self._frames.popitem(last=False)
-            if now - self._objects_t > OBJECTS_TIMEOUT_S:
+            if now - self._paired_t > OBJECTS_TIMEOUT_S:  # no classifier, or its objects never match a frame
                 self._view = View(self._next_seq(), stamp, rgb, [], False)
 
     def put_objects(self, stamp: FrameKey, payload: dict[str, Any]) -> bool:
@@ -106,12 +106,12 @@ class ConsoleState:
         objects = list(payload.get("objects", []))
         with self._lock:
             self.objects_in += 1
-            self._objects, self._objects_t = payload, now
+            self._objects = payload
             image = self._frames.get(stamp)
             if image is None:  # that frame was dropped on the way (best-effort images) or is too old
                 self.unpaired += 1
             else:
-                self._view = View(self._next_seq(), stamp, image, objects, True)
+                self._view, self._paired_t = View(self._next_seq(), stamp, image, objects, True), now
                 while self._frames and next(iter(self._frames)) != stamp:  # objects come in frame order
                     self._frames.popitem(last=False)
             self._record(objects, image, now)
