@@ -1,14 +1,20 @@
-"""The teach console in a real browser (headless Debian Chromium driven by Selenium), on the graph
-as ``chhnn-perception --web`` starts it (every node in one process, sim scene): wait for boxes, click
-an object, type a name, submit; the class list shows it and the next frames label that object with
-it.  Twice, with two objects.  The page after the teaches is saved as a screenshot
-(``CHHNN_WEB_SCREENSHOT=docs/web-console.png`` writes the README's picture; else a temporary file).
+"""The teach console in a real browser (headless Debian Chromium driven by Selenium).
+
+* On the graph as ``chhnn-perception --web`` starts it (every node in one process, sim scene): wait
+  for boxes, click an object, type a name, submit; the class list shows it and the next frames label
+  that object with it.  Twice, with two objects.  The page after the teaches is saved as a screenshot
+  (``CHHNN_WEB_SCREENSHOT=docs/web-console.png`` writes the README's picture; else a temporary file).
+* Without ROS, on a tablet-sized window with a token: the layout, the token on every request the page
+  makes, teach and forget from the page (what it sends, what it shows).
 """
 
+import json
 import os
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
@@ -16,9 +22,7 @@ if not (CHROMIUM.exists() and DRIVER.exists()):
     pytest.skip("the browser test needs Debian's chromium and chromium-driver: apt-get install chromium "
                 "chromium-driver (tools/setup.sh installs them when run as root)", allow_module_level=True)
 pytest.importorskip("selenium", reason="pip install selenium (the package's [test] extra)")
-pytest.importorskip("rclpy")
 pytest.importorskip("starlette")
-pytest.importorskip("chhnn_ros.sim.scene", reason="the PyBullet scene (chhnn_ros.sim) is needed")
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
@@ -27,14 +31,18 @@ from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from chhnn_ros.web.app import WebSettings, create_app  # noqa: E402
+from chhnn_ros.web.server import ConsoleServer  # noqa: E402
+from chhnn_ros.web.state import ConsoleState  # noqa: E402
+
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--window-size=1280,900")
+                 "--disable-component-update", "--no-first-run", "--disable-sync")
 
 
-def browser() -> webdriver.Chrome:
+def browser(size: str = "1280,900") -> webdriver.Chrome:
     options = Options()
     options.binary_location = str(CHROMIUM)
-    for arg in CHROMIUM_ARGS:
+    for arg in (*CHROMIUM_ARGS, f"--window-size={size}"):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(str(DRIVER)), options=options)
 
@@ -85,6 +93,8 @@ def teach_by_clicking(driver, wait: WebDriverWait, name: str, taken: set[int]) -
 
 
 def test_teach_by_clicking_in_the_browser(tmp_path):
+    pytest.importorskip("rclpy")
+    pytest.importorskip("chhnn_ros.sim.scene", reason="the PyBullet scene (chhnn_ros.sim) is needed")
     from chhnn_ros.graph import NODES, Graph
 
     t0 = time.monotonic()
@@ -120,3 +130,93 @@ def test_teach_by_clicking_in_the_browser(tmp_path):
         if driver is not None:
             driver.quit()
         graph.stop()
+
+
+def test_page_on_a_tablet_with_a_token():
+    """No ROS: a console state fed like the web node feeds it, and a fake classifier answering commands."""
+    st = ConsoleState()
+    sent: list[dict] = []
+    learned: set[str] = set()
+    image = np.full((240, 320, 3), 200, np.uint8)
+    image[40:120, 30:110] = (200, 40, 40)
+    image[100:200, 180:300] = (40, 40, 200)
+    boxes = {1: [30.0, 40.0, 110.0, 120.0], 2: [180.0, 100.0, 300.0, 200.0]}
+
+    def classifier(command: dict) -> None:
+        label = command.get("label", command.get("forget"))
+        base = {"schema": "teach_status", "version": 1, "views": 3, "database_version": len(learned)}
+        if "forget" in command:
+            learned.discard(label)
+            st.put_teach_status({**base, "state": "forgotten", "label": label, "message": f"forgot {label!r}",
+                                 "collected": 0, "needed": 0})
+        else:
+            for n in (0, 3):
+                st.put_teach_status({**base, "state": "collecting", "label": label, "message": f"{n}/5",
+                                     "collected": n, "needed": 5})
+                time.sleep(0.3)
+            learned.add(label)
+            st.put_teach_status({**base, "state": "learned", "label": label, "message": "learned", "collected": 5,
+                                 "needed": 5, "database_version": len(learned)})
+        st.put_classes({"schema": "classes", "version": 1, "classes": sorted(learned), "teaches": [1] * len(learned),
+                        "database_version": len(learned) + (1 if "forget" in command else 0)})
+
+    def publish(text: str) -> None:
+        sent.append(json.loads(text))
+        threading.Thread(target=classifier, args=(sent[-1],), daemon=True).start()
+
+    stop = threading.Event()
+
+    def camera() -> None:  # frames and their objects at 10 Hz; track 2 is labelled once "lamp" is learned
+        k = 0
+        while not stop.is_set():
+            k += 1
+            st.put_frame((k, 0), image)
+            st.put_objects((k, 0), {"objects": [
+                {"box": boxes[t], "track_id": t, "score": 0.9 if t == 2 and "lamp" in learned else 0.2,
+                 "known": t == 2 and "lamp" in learned, "label": "lamp" if t == 2 and "lamp" in learned else "unknown",
+                 "nearest": "lamp" if learned else "", "known_score": 0.5, "detector_class": "thing"} for t in boxes]})
+            time.sleep(0.1)
+
+    st.put_classes({"schema": "classes", "version": 1, "classes": [], "teaches": [], "database_version": 0})
+    server = ConsoleServer(create_app(st, WebSettings(token="tab", max_fps=10.0), publish), "127.0.0.1", 0)
+    feeder = threading.Thread(target=camera, daemon=True)
+    feeder.start()
+    driver = browser("820,1180")  # a tablet, portrait
+    try:
+        wait = WebDriverWait(driver, 30, poll_frequency=0.2)
+        driver.get(server.url + "?token=wrong")
+        assert "token is needed" in driver.find_element(By.TAG_NAME, "body").text
+        driver.get(server.url + "?token=tab")
+        wait.until(lambda d: d.find_element(By.ID, "view").get_attribute("data-boxes") == "2")
+        assert driver.find_element(By.ID, "conn").text == "live"  # the WebSocket carried the token
+        # one column: the side panels below the image, nothing wider than the screen
+        canvas = driver.find_element(By.ID, "view").rect
+        aside = driver.find_element(By.TAG_NAME, "aside").rect
+        assert aside["y"] >= canvas["y"] + canvas["height"] and canvas["width"] > 700
+        assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        # an unknown object before any class: its caption says so
+        assert [o["label"] for o in in_view(driver)] == ["unknown", "unknown"]
+        # teach track 2 by tapping it
+        click_object(driver, boxes[2])
+        wait.until(lambda d: d.find_element(By.ID, "teach-name").is_displayed())
+        driver.find_element(By.ID, "teach-name").send_keys("lamp\n")  # Enter submits
+        wait.until(lambda d: "lamp: learned" in d.find_element(By.ID, "teach-progress").text)
+        assert sent == [{"label": "lamp", "track_id": 2}]
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#classes li[data-label="lamp"]'))
+        wait.until(lambda d: [o["label"] for o in in_view(d)] == ["unknown", "lamp"])
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#classes li img"))  # thumbnail, with the token
+        wait.until(lambda d: d.execute_script("const i = document.querySelector('#classes img');"
+                                              "return i.complete && i.naturalWidth > 0"))
+        # forget: the first press arms the button, the second forgets
+        forget = (By.CSS_SELECTOR, '#classes li[data-label="lamp"] button')
+        driver.find_element(*forget).click()
+        assert driver.find_element(*forget).text == "Forget?" and len(sent) == 1
+        driver.find_element(*forget).click()  # found again: a new thumbnail re-renders the list
+        wait.until(lambda d: "forget lamp: forgotten" in d.find_element(By.ID, "teach-progress").text)
+        assert sent[-1] == {"forget": "lamp"}
+        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#classes li"))
+    finally:
+        driver.quit()
+        stop.set()
+        feeder.join(5)
+        server.stop()
