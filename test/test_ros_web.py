@@ -113,3 +113,52 @@ def test_web_node_in_the_graph(tmp_path):
         codes = graph.stop()
     assert codes == dict.fromkeys((*NODES, "web"), 0), logs
     assert "without a token" not in logs["web"]  # loopback and a token: no exposure warning
+
+
+def test_chhnn_perception_web_options():
+    from chhnn_ros.cli.perception import parse
+
+    args, ros_args = parse(["--web"])
+    assert args.web and ros_args == []
+    args, ros_args = parse(["--web-port", "9000", "--ros-args", "-p", "learner:=ncm"])
+    assert args.web and ros_args == ["-p", "learner:=ncm", "-p", "web_port:=9000"]  # the explicit option last
+    args, _ = parse([])
+    assert not args.web
+
+
+def test_chhnn_perception_with_the_web_console(tmp_path):
+    """``chhnn-perception --web-port N``: every node in one process plus the console on port N; SIGTERM
+    stops it all cleanly."""
+    import signal
+    import subprocess
+    import sys
+
+    from chhnn_ros.graph import child_env
+    from chhnn_ros.ros.dds import allocate_domain, release_domain
+
+    with socket.socket() as s:  # a free port (the console binds it with SO_REUSEADDR right after)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    domain = allocate_domain()
+    log = tmp_path / "perception.log"
+    proc = subprocess.Popen([sys.executable, "-m", "chhnn_ros.cli.perception", "--web-port", str(port), "--ros-args",
+                             "-p", "learner:=ncm", "-p", f"memory_path:={tmp_path}/m.pt", "-p", "device:=cpu"],
+                            env=child_env(domain), stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while f"web console at http://127.0.0.1:{port}/" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(url + "/", timeout=10).status_code == 200
+        want = {f"/chhnn/{n}" for n in ("camera", "detector", "encoder", "classifier", "web")}
+        while time.monotonic() < deadline and set(httpx.get(url + "/api/status", timeout=10).json()["nodes"]) != want:
+            time.sleep(0.5)
+        assert set(httpx.get(url + "/api/status", timeout=10).json()["nodes"]) == want
+        assert httpx.get(url + "/api/classes", timeout=10).json()["classes"] == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        release_domain(domain)
+    text = log.read_text()
+    assert code == 0 and "Traceback" not in text, text[-3000:]
