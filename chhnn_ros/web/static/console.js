@@ -159,7 +159,9 @@
         el("span", { text: caption(o) + (o.track_id !== null && o.track_id !== undefined ? `  · track ${o.track_id}` : "") }),
       ]);
       li.firstChild.style.background = colourOf(o);
+      li.tabIndex = 0; // keyboard users select an object from this list
       li.addEventListener("click", () => select(o));
+      li.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); select(o); } });
       return li;
     }));
   }
