@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,15 +30,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+HOST_CHARS = re.compile(r"[A-Za-z0-9.\-:\[\]]+")
 # The page's own resources only: no inline script, no third-party anything, no framing (clickjacking
-# of a teach button).
+# of a teach button).  Its WebSocket is named by host as well: older Safari (tablets) does not count
+# ws:// to the same host as 'self'.
+CSP = ("default-src 'self'; img-src 'self' blob: data:; connect-src 'self'{ws}; style-src 'self'; "
+       "script-src 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
-                                 b"style-src 'self'; script-src 'self'; frame-ancestors 'none'"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
+
+
+def csp(host: str) -> tuple[bytes, bytes]:
+    ws = f" ws://{host} wss://{host}" if HOST_CHARS.fullmatch(host) else ""
+    return b"content-security-policy", CSP.format(ws=ws).encode()
 
 
 def is_loopback(host: str) -> bool:
@@ -82,9 +90,11 @@ class Guard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()  # after the body: wait for the disconnect, as the app expects
 
+        extra = [*SECURITY_HEADERS, csp(headers.get("host", ""))]
+
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         await self.app(scope, replay, with_headers)
@@ -131,7 +141,7 @@ class Guard:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, reason: str) -> None:
         body = json.dumps({"error": reason}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   *SECURITY_HEADERS]
+                   *SECURITY_HEADERS, csp("")]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="chhnn_ros web console"'))
         if scope["type"] == "http":
