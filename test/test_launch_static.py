@@ -2,7 +2,7 @@
 file it installs, and where the package finds its share directory."""
 
 import ast
-import re
+import runpy
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,8 @@ def _kw(call, key):
 
 
 def console_scripts():
-    text = (ROOT / "setup.py").read_text()
-    return dict(re.findall(r'"([\w-]+) = (chhnn_ros[\w.]+:\w+)"', text))
+    """The executables (scripts/executables.py: setup.py's console scripts and lib/chhnn_ros)."""
+    return runpy.run_path(str(ROOT / "scripts" / "executables.py"))["EXECUTABLES"]
 
 
 def test_launch_file_parses_and_defines_generate():
@@ -145,10 +145,16 @@ def test_package_xml():
     root = ET.parse(ROOT / "package.xml").getroot()
     assert root.get("format") == "3" and root.findtext("name") == "chhnn_ros"
     assert root.findtext("license") == "AGPL-3.0-or-later"
-    deps = {e.text for e in root.findall("exec_depend")}
+    deps = {e.text for e in root.findall("exec_depend") + root.findall("depend")}  # depend = build + exec
     assert {"rclpy", "std_msgs", "sensor_msgs", "std_srvs", "diagnostic_msgs", "launch", "launch_ros",
             "ament_index_python", "python3-numpy", "python3-opencv", "python3-yaml"} <= deps
-    assert root.find("export/build_type").text == "ament_python"
+    # ament_cmake: the package generates its own interfaces (CMakeLists.txt) beside its Python package
+    assert root.find("export/build_type").text == "ament_cmake"
+    assert root.findtext("member_of_group") == "rosidl_interface_packages"
+    assert {"ament_cmake", "ament_cmake_python", "rosidl_default_generators"} <= {
+        e.text for e in root.findall("buildtool_depend")}
+    assert {"builtin_interfaces", "std_msgs"} <= {e.text for e in root.findall("depend")}
+    assert "rosidl_default_runtime" in deps
 
 
 def test_share_dir_falls_back_to_the_source_tree(monkeypatch, tmp_path):
