@@ -166,15 +166,17 @@ def test_page_on_a_tablet_with_a_token():
 
     stop = threading.Event()
 
-    def camera() -> None:  # frames and their objects at 10 Hz; track 2 is labelled once "lamp" is learned
+    def camera() -> None:  # frames and objects at 10 Hz; object 2 (track 2) is "lamp" once learned, object 1
+        # has no track id
         k = 0
         while not stop.is_set():
             k += 1
             st.put_frame((k, 0), image)
+            lamp = "lamp" in learned
             st.put_objects((k, 0), {"objects": [
-                {"box": boxes[t], "track_id": t, "score": 0.9 if t == 2 and "lamp" in learned else 0.2,
-                 "known": t == 2 and "lamp" in learned, "label": "lamp" if t == 2 and "lamp" in learned else "unknown",
-                 "nearest": "lamp" if learned else "", "known_score": 0.5, "detector_class": "thing"} for t in boxes]})
+                {"box": boxes[t], "track_id": t if t == 2 else None, "score": 0.9 if t == 2 and lamp else 0.2,
+                 "known": t == 2 and lamp, "label": "lamp" if t == 2 and lamp else "unknown",
+                 "nearest": "lamp" if lamp else "", "known_score": 0.5, "detector_class": "thing"} for t in boxes]})
             time.sleep(0.1)
 
     st.put_classes({"schema": "classes", "version": 1, "classes": [], "teaches": [], "database_version": 0})
@@ -207,14 +209,23 @@ def test_page_on_a_tablet_with_a_token():
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#classes li img"))  # thumbnail, with the token
         wait.until(lambda d: d.execute_script("const i = document.querySelector('#classes img');"
                                               "return i.complete && i.naturalWidth > 0"))
+        # object 1 has no track id (a detector that does not track): it is taught by its box
+        click_object(driver, boxes[1])
+        wait.until(lambda d: d.find_element(By.ID, "teach-name").is_displayed())
+        assert "box [30, 40, 110, 120]" in driver.find_element(By.ID, "teach-target").text
+        driver.find_element(By.ID, "teach-name").send_keys("cup")
+        driver.find_element(By.ID, "teach-submit").click()
+        wait.until(lambda d: "cup: learned" in d.find_element(By.ID, "teach-progress").text)
+        assert sent[-1] == {"label": "cup", "box": boxes[1]}
         # forget: the first press arms the button, the second forgets
         forget = (By.CSS_SELECTOR, '#classes li[data-label="lamp"] button')
         driver.find_element(*forget).click()
-        assert driver.find_element(*forget).text == "Forget?" and len(sent) == 1
+        assert driver.find_element(*forget).text == "Forget?" and len(sent) == 2
         driver.find_element(*forget).click()  # found again: a new thumbnail re-renders the list
         wait.until(lambda d: "forget lamp: forgotten" in d.find_element(By.ID, "teach-progress").text)
         assert sent[-1] == {"forget": "lamp"}
-        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#classes li"))
+        wait.until(lambda d: [li.get_attribute("data-label") for li in d.find_elements(By.CSS_SELECTOR, "#classes li")]
+                   == ["cup"])
     finally:
         driver.quit()
         stop.set()
