@@ -138,10 +138,13 @@
       const tw = ctx.measureText(text).width + 8;
       const th = fontPx + 6;
       const ty = y1 - th >= 0 ? y1 - th : y1;
+      const tx = Math.max(0, Math.min(x1, meta.width - tw)); // the whole caption inside the image
       ctx.fillStyle = colour;
-      ctx.fillRect(x1, ty, tw, th);
+      ctx.globalAlpha = 0.8; // an object under another's caption stays visible
+      ctx.fillRect(tx, ty, tw, th);
+      ctx.globalAlpha = 1;
       ctx.fillStyle = "#fff";
-      ctx.fillText(text, x1 + 4, ty + th - 5);
+      ctx.fillText(text, tx + 4, ty + th - 5);
     }
     canvas.dataset.seq = meta.seq;
     canvas.dataset.boxes = meta.objects.length;
