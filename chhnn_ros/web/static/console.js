@@ -321,6 +321,8 @@
       const colour = colourOfClass(label);
       const d = points.map(([ago, v]) => `${sx(ago).toFixed(1)},${sy(v).toFixed(1)}`).join(" ");
       parts.push(node("polyline", { points: d, fill: "none", stroke: colour, "stroke-width": 1.5 }));
+      const [ago, v] = points[points.length - 1]; // the latest value, visible even as a single point
+      parts.push(node("circle", { cx: sx(ago).toFixed(1), cy: sy(v).toFixed(1), r: 2.5, fill: colour }));
       const li = el("li", {}, [el("i"), document.createTextNode(label)]);
       li.firstChild.style.background = colour;
       legend.push(li);
