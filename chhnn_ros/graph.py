@@ -1,9 +1,10 @@
 """The one way to start the perception graph and talk to it.
 
 ``Graph`` starts the nodes (camera → detector → encoder → classifier, or a
-subset) with the package's DDS settings on a domain id of its own and gives
-the verbs everyone needs: teach and wait for the result, the latest objects,
-the class list, the nodes' /diagnostics.  Modes:
+subset; ``nodes=(*NODES, "web")`` adds the teach console) with the package's
+DDS settings on a domain id of its own and gives the verbs everyone needs:
+teach and wait for the result, the latest objects, the class list, the
+nodes' /diagnostics.  Modes:
 
 * ``inprocess``: the nodes run in this process on one executor thread
   (``chhnn-perception``, the demos: they reach into the camera's sim scene);
@@ -180,6 +181,10 @@ class Graph:
 
                 classes = {"camera": CameraNode, "detector": DetectorNode, "encoder": EncoderNode,
                            "classifier": ClassifierNode}
+                if "web" in self.node_names:  # imported only when asked for: the web server's packages
+                    from chhnn_ros.nodes.web_node import WebNode
+
+                    classes["web"] = WebNode
                 self.nodes = start_nodes([lambda c=classes[n]: c(context=self.context) for n in self.node_names])
             self.probe = Probe(f"probe_{self.ns}", namespace=self.ns, spin_self=False, context=self.context)
         except BaseException:

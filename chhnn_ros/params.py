@@ -155,6 +155,24 @@ NODE_PARAMS: dict[str, tuple[Param, ...]] = {
               "clock are still labelled but logged and counted as stale_frames (clock mismatch or backlog; "
               "0: no check).", bounds=(0.0, 1e6), live=True),
     ),
+    "web": (
+        Param("web_host", "127.0.0.1", "Address the teach console listens on: 127.0.0.1 (this machine only), "
+              "0.0.0.0 (every network interface: set web_token too) or one interface's address."),
+        Param("web_port", 8080, "TCP port of the teach console (0: any free port, logged at start).",
+              bounds=(0, 65535)),
+        Param("web_token", "", "If set, every request (page, API, WebSocket) must carry it, as 'Authorization: "
+              "Bearer <token>' or '?token=<token>'; otherwise 401. Empty: no token."),
+        Param("web_jpeg_quality", 80, "JPEG quality of the live image.", bounds=(10, 100), live=True),
+        Param("web_max_fps", 5.0, "Most live images per second sent to one browser (each gets the newest frame; "
+              "a slow one gets fewer).", bounds=(0.2, 30.0), live=True),
+        Param("web_max_clients", 8, "Browsers watching the live image at once; more are refused.",
+              bounds=(1, 64)),
+        Param("web_max_body", 8192, "Largest request body in bytes (a teach command is ~100); larger gets 413.",
+              bounds=(256, 1_048_576)),
+        Param("web_teach_wait", 60.0, "Seconds POST /api/teach waits for the command's final teach_status "
+              "before answering 504.", bounds=(1.0, 3600.0), live=True),
+        _DIAGNOSTICS,
+    ),
 }
 
 #: Launch arguments of launch/perception.launch.py → the parameter they set
@@ -170,6 +188,8 @@ LAUNCH_ARGS: dict[str, str | None] = {
     "device": "detector.device,encoder.device",
     "detector": "detector.detector",
     "encoder": "encoder.encoder",
+    "web": None,  # start the web node (teach console)
+    "web_port": "web.web_port",
 }
 #: Launch arguments that set a parameter do so only when given: their default is this empty string,
 #: so a params file's value is kept unless the argument is on the command line.

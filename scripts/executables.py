@@ -28,6 +28,7 @@ EXECUTABLES = {
     "encoder_node": "chhnn_ros.nodes.encoder_node:main",
     "classifier_node": "chhnn_ros.nodes.classifier_node:main",
     "gz_truth_node": "chhnn_ros.nodes.gz_truth_node:main",  # Gazebo boxes -> truth (sim.launch.py)
+    "web_node": "chhnn_ros.nodes.web_node:main",  # teach console in the browser (perception.launch.py web:=true)
     # Tools
     "chhnn-perception": "chhnn_ros.cli.perception:main",
     "chhnn-teach": "chhnn_ros.cli.teach:main",

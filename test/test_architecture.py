@@ -7,7 +7,8 @@ is still a dependency; it only hides a cycle).  Layers, bottom to top:
     learning, perception    the science and the perception (no ROS, no simulator)
     sim                     PyBullet; registers its frame source with perception
     app                     the application core: knowledge, teaching, labelling, stages (no ROS)
-    ros                     ROS glue: parameters, QoS, conversions, diagnostics, probe, runtime
+    ros, web                ROS glue: parameters, QoS, conversions, diagnostics, probe, runtime;
+                            the teach console's web app (no ROS)
     nodes                   the node adapters
     graph                   the one graph runner
     cli, demos, bench       user commands, demos, benchmarks (bench imported by nobody else)
@@ -19,8 +20,8 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "chhnn_ros"
 LAYER = {"params": 0, "files": 0, "data": 0, "msg": 0, "srv": 0, "learning": 1, "perception": 1, "sim": 2, "app": 3,
-         "ros": 4, "nodes": 5, "graph": 6, "cli": 7, "demos": 7, "bench": 7}
-ROS_FREE = {"params", "files", "learning", "perception", "sim", "app"}
+         "ros": 4, "web": 4, "nodes": 5, "graph": 6, "cli": 7, "demos": 7, "bench": 7}
+ROS_FREE = {"params", "files", "learning", "perception", "sim", "app", "web"}
 ROS_MODULES = ("rclpy", "rcl_interfaces", "std_msgs", "sensor_msgs", "std_srvs", "diagnostic_msgs",
                "builtin_interfaces", "launch", "launch_ros", "chhnn_ros.msg", "chhnn_ros.srv")
 

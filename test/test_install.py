@@ -208,9 +208,10 @@ def test_cmake_installs_what_pip_installs(tmp_path):
     patterns = ["launch/*.py", "config/*.yaml", "config/*.xml", "worlds/*.sdf"]
     assert files(share, ["*/*"]) == files(ROOT, patterns)
     site = next(dest.glob("lib/python3*/site-packages/" + PACKAGE))
-    # setup.py: packages=find_packages() (every .py) and package_data data/*.pt, data/*.json
+    # setup.py: packages=find_packages() (every .py) and package_data data/*.pt, data/*.json, web/static/*
     source = {str(p.relative_to(ROOT / PACKAGE)) for p in [*(ROOT / PACKAGE).rglob("*.py"),
                                                            *(ROOT / PACKAGE).glob("data/*.pt"),
-                                                           *(ROOT / PACKAGE).glob("data/*.json")]}
+                                                           *(ROOT / PACKAGE).glob("data/*.json"),
+                                                           *(ROOT / PACKAGE).glob("web/static/*")]}
     installed = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert installed == source

@@ -65,6 +65,8 @@ def _params(node, ctx):
 def test_nodes_use_declared_console_scripts_and_names(tmp_path):
     scripts = console_scripts()
     nodes, _ = _launch_nodes(tmp_path)
+    assert set(nodes) == set(params.NODE_PARAMS) - {"web"}  # the teach console only with web:=true
+    nodes, _ = _launch_nodes(tmp_path, web="true")
     assert set(nodes) == set(params.NODE_PARAMS)
     for name, node in nodes.items():
         exe = node._Node__node_executable
@@ -85,6 +87,15 @@ def test_launch_arguments_override_the_params_file_only_when_given(tmp_path):
     assert {"learner": "slda"} in _params(nodes["classifier"], ctx)
     assert {"device": "cpu"} in _params(nodes["detector"], ctx)
     assert {"device": "cpu", "encoder": "clip"} in _params(nodes["encoder"], ctx)
+    nodes, ctx = _launch_nodes(tmp_path, web="true")
+    assert all("web_port" not in d for d in _params(nodes["web"], ctx))
+    nodes, ctx = _launch_nodes(tmp_path, web="true", web_port="8090", image_topic="/cam/image")
+    assert {"web_port": 8090} in _params(nodes["web"], ctx)  # the parameter's type, not the argument's text
+    remapped = [tuple("".join(s.perform(ctx) for s in part) for part in pair)
+                for pair in nodes["web"]._Node__remappings]
+    assert remapped == [("image_raw", "/cam/image")]  # the console shows what the detector sees
+    with pytest.raises(ValueError, match="'web_port' must be int"):
+        _launch_nodes(tmp_path, web="true", web_port="eighty")
 
 
 def test_launch_checks_the_params_file_before_starting_nodes(tmp_path):

@@ -24,6 +24,17 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; 
   fi
 fi
 
+# Chromium and its WebDriver for the teach console's browser test (Debian packages; optional).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    { apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; } ||
+      echo "setup: chromium not installed (the web console's browser test will be skipped)"
+  else
+    echo "setup: for the web console's browser test: sudo apt-get install chromium chromium-driver"
+  fi
+fi
+
 # A C/C++ tool chain and CMake build the package's messages (msg/, srv/).
 missing=""
 for tool in cmake make cc c++; do command -v "$tool" >/dev/null || missing="$missing $tool"; done

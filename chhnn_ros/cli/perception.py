@@ -3,6 +3,7 @@ process, with the same names, namespace and parameters as
 launch/perception.launch.py, and no ros2 CLI needed.
 
     chhnn-perception                                 # sim scene, ground-truth boxes, EfficientNet features
+    chhnn-perception --web                           # + the teach console at http://localhost:8080
     chhnn-perception --params-file my.yaml --ros-args -p learner:=ncm
     chhnn-perception --teach-demo --json teach_demo.json
 
@@ -27,13 +28,21 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--params-file", type=Path, help="node parameters YAML (default: the built-in defaults = "
                     "config/perception.yaml)")
     ap.add_argument("--namespace", default="chhnn", help="namespace of nodes and topics (default: chhnn)")
+    ap.add_argument("--web", action="store_true",
+                    help="also start the web node: the teach console in the browser (web_* parameters)")
+    ap.add_argument("--web-port", type=int, metavar="N",
+                    help="the teach console's port (sets web_port; implies --web)")
     ap.add_argument("--teach-demo", action="store_true",
                     help="teach the sim's objects one by one over the teach topic and measure recognition")
     ap.add_argument("--json", default="teach_demo.json", help="teach demo result file")
     ap.add_argument("--views", type=int, default=10, help="teach demo: fresh scenes evaluated after each teach")
     ap.add_argument("--max-classes", type=int, default=0, help="teach demo: stop after this many classes (0: all)")
     args = ap.parse_args(argv[: len(argv) - len(ros_args)])
-    return args, [a for a in ros_args[1:] if a != "--ros-args"]
+    ros_args = [a for a in ros_args[1:] if a != "--ros-args"]
+    if args.web_port is not None:
+        args.web = True
+        ros_args += ["-p", f"web_port:={args.web_port}"]  # after the user's -p: the explicit option wins
+    return args, ros_args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = configure_process()  # before rclpy creates any DDS participant
     import rclpy
 
-    from chhnn_ros.graph import Graph
+    from chhnn_ros.graph import NODES, Graph
     from chhnn_ros.ros.runtime import fatal, install_stop_handlers
 
     stop = threading.Event()
@@ -56,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         params = {"**": {**DEMO_PARAMS, "memory_path": f"{work.name}/memory.pt"}}
     try:
         graph = Graph(Path(work.name), params, mode="inprocess", namespace=args.namespace, domain=None,
-                      params_file=args.params_file, ros_args=ros_args)
+                      params_file=args.params_file, ros_args=ros_args, nodes=(*NODES, "web") if args.web else NODES)
     except Exception as exc:  # any start-up failure: one line saying why
         work.cleanup()
         return fatal(str(exc) or type(exc).__name__)
