@@ -83,7 +83,7 @@ def test_web_node_in_the_graph(tmp_path):
         assert any(s["state"] == "collecting" for s in done["statuses"])
         classes = api.get("/api/classes").json()
         assert classes["classes"] == ["thing"] and classes["teaches"] == [1]
-        assert graph.list_classes() == {"classes": ["thing"], "database_version": 1}
+        assert graph.list_classes() == {"classes": ["thing"], "teaches": [1], "database_version": 1}
 
         def labelled():
             o = objects()
