@@ -173,9 +173,17 @@ def test_cmake_installs_what_pip_installs(tmp_path):
     gen = Path(sys.prefix) / "share" / "rosidl_default_generators"
     if cmake is None or not gen.is_dir():
         absent("cmake or the ROS 2 build wheels (rosidl_default_generators) are missing; tools/setup.sh installs them")
-    build, dest = tmp_path / "build", tmp_path / "install"
+    # A copy of the package's sources: CMake refuses to export include directories inside the source
+    # tree (the venv's numpy headers, when the venv lives in the checkout) unless they are inside
+    # the install prefix too, which this install is not.
+    src, build, dest = tmp_path / "src", tmp_path / "build", tmp_path / "install"
+    for name in ("CMakeLists.txt", "package.xml", "scripts/executables.py"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("msg", "srv", PACKAGE, "launch", "config", "worlds"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     env = {**os.environ, "AMENT_PREFIX_PATH": sys.prefix}
-    out = subprocess.run([cmake, "-S", str(ROOT), "-B", str(build), "-DBUILD_TESTING=OFF",
+    out = subprocess.run([cmake, "-S", str(src), "-B", str(build), "-DBUILD_TESTING=OFF",
                           f"-DCMAKE_PREFIX_PATH={sys.prefix}", f"-DPython3_EXECUTABLE={sys.executable}",
                           f"-DCMAKE_INSTALL_PREFIX={dest}"], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
