@@ -2,22 +2,48 @@
 
     ros2 launch chhnn_ros perception.launch.py                      # sim camera, ground-truth boxes
     ros2 launch chhnn_ros perception.launch.py use_camera:=false image_topic:=/camera/image_raw detector:=yolo
+    ros2 launch chhnn_ros perception.launch.py params_file:=my.yaml   # my.yaml may set learner, detector, ...
 
-Results: /chhnn/objects (JSON), teach with /chhnn/teach, progress on
-/chhnn/teach_status, debug overlay on /chhnn/detector/debug_image.
-Every parameter is in config/perception.yaml (generated from chhnn_ros/params.py); the launch
-arguments learner, device, detector and encoder override the params file.
+Results: /chhnn/objects, teach with /chhnn/teach, progress on /chhnn/teach_status, debug overlay on
+/chhnn/detector/debug_image.  Every parameter is in config/perception.yaml (generated from
+chhnn_ros/params.py).  The arguments learner, device, detector and encoder override the params file
+only when given; the params file is checked before any node starts (an unknown node or parameter name
+stops the launch with the closest valid name).
 """
 
-# ruff: noqa: I001  (ruff takes `launch` for this repo's launch/ folder and would split the ROS imports)
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from chhnn_ros.params import UNSET, check_params_file
+
 PACKAGE = "chhnn_ros"
+# launch argument → the nodes and parameter it sets (when given)
+OVERRIDES = {"learner": (("classifier",), "learner"), "device": (("detector", "encoder"), "device"),
+             "detector": (("detector",), "detector"), "encoder": (("encoder",), "encoder")}
+
+
+def _nodes(context, *_args, **_kwargs) -> list:
+    arg = {name: LaunchConfiguration(name).perform(context) for name in (
+        "namespace", "params_file", "image_topic", "use_sim_time", "use_camera", *OVERRIDES)}
+    check_params_file(arg["params_file"])  # a typo fails here, in one line, before any node starts
+    given: dict[str, dict] = {"camera": {}, "detector": {}, "encoder": {}, "classifier": {}}
+    for name, (nodes, param) in OVERRIDES.items():
+        if arg[name] != UNSET:
+            for node in nodes:
+                given[node][param] = arg[name]
+    common = {"package": PACKAGE, "namespace": arg["namespace"], "output": "screen"}
+    sim_time = {"use_sim_time": arg["use_sim_time"].lower() == "true"}
+    image = [("image_raw", arg["image_topic"])]
+    out = [Node(executable=f"{node}_node", name=node, parameters=[arg["params_file"], sim_time, given[node]],
+                remappings=image if node in ("detector", "encoder") else [], **common)
+           for node in ("detector", "encoder", "classifier")]
+    if arg["use_camera"].lower() == "true":
+        out.insert(0, Node(executable="camera_node", name="camera",
+                           parameters=[arg["params_file"], sim_time, given["camera"]], **common))
+    return out
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -29,28 +55,15 @@ def generate_launch_description() -> LaunchDescription:
                               description="Camera image topic the detector and encoder subscribe to "
                                           "(e.g. /camera/image_raw)."),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock (Gazebo)."),
-        DeclareLaunchArgument("learner", default_value="chhnn", description="Continual learner: chhnn, ncm, slda, ..."),
-        DeclareLaunchArgument("device", default_value="auto", description="Torch device: auto, cpu, cuda:0."),
-        DeclareLaunchArgument("detector", default_value="groundtruth", description="groundtruth (sim), yolo, ssd."),
-        DeclareLaunchArgument("encoder", default_value="efficientnet",
-                              description="efficientnet, efficientnet-onnx, clip."),
         DeclareLaunchArgument("use_camera", default_value="true",
                               description="Start the built-in camera node (false: use image_topic from your camera)."),
+        DeclareLaunchArgument("learner", default_value=UNSET,
+                              description="Continual learner: chhnn, ncm, slda, ... (empty: the params file's)."),
+        DeclareLaunchArgument("device", default_value=UNSET,
+                              description="Torch device: auto, cpu, cuda:0 (empty: the params file's)."),
+        DeclareLaunchArgument("detector", default_value=UNSET,
+                              description="groundtruth (sim), yolo, ssd (empty: the params file's)."),
+        DeclareLaunchArgument("encoder", default_value=UNSET,
+                              description="efficientnet, efficientnet-onnx, clip (empty: the params file's)."),
     ]
-    ns = LaunchConfiguration("namespace")
-    params = LaunchConfiguration("params_file")
-    sim_time = {"use_sim_time": LaunchConfiguration("use_sim_time")}
-    device = LaunchConfiguration("device")
-    nodes = [
-        Node(package=PACKAGE, executable="camera_node", name="camera", namespace=ns, output="screen",
-             parameters=[params, sim_time], condition=IfCondition(LaunchConfiguration("use_camera"))),
-        Node(package=PACKAGE, executable="detector_node", name="detector", namespace=ns, output="screen",
-             parameters=[params, sim_time, {"detector": LaunchConfiguration("detector"), "device": device}],
-             remappings=[("image_raw", LaunchConfiguration("image_topic"))]),
-        Node(package=PACKAGE, executable="encoder_node", name="encoder", namespace=ns, output="screen",
-             parameters=[params, sim_time, {"encoder": LaunchConfiguration("encoder"), "device": device}],
-             remappings=[("image_raw", LaunchConfiguration("image_topic"))]),
-        Node(package=PACKAGE, executable="classifier_node", name="classifier", namespace=ns, output="screen",
-             parameters=[params, sim_time, {"learner": LaunchConfiguration("learner")}]),
-    ]
-    return LaunchDescription(args + nodes)
+    return LaunchDescription([*args, OpaqueFunction(function=_nodes)])

@@ -15,7 +15,6 @@ Teach an object by its label (= its track id, see worlds/tabletop.sdf):
 ``chhnn-teach "red cube" --track-id 1``, then watch /chhnn/objects.
 """
 
-# ruff: noqa: I001  (ruff takes `launch` for this repo's launch/ folder and would split the ROS imports)
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.conditions import IfCondition, UnlessCondition
@@ -39,12 +38,17 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("bridge_config", default_value=PathJoinSubstitution([share, "config", "gz_bridge.yaml"]),
                               description="ros_gz_bridge YAML (topics of the world's sensors)."),
         DeclareLaunchArgument("namespace", default_value="chhnn", description="Namespace of the perception nodes."),
-        DeclareLaunchArgument("learner", default_value="chhnn", description="Continual learner: chhnn, ncm, slda, ..."),
-        DeclareLaunchArgument("detector", default_value="groundtruth",
-                              description="groundtruth (the boundingbox_camera's boxes, via gz_truth) or yolo, ssd."),
-        DeclareLaunchArgument("encoder", default_value="efficientnet",
-                              description="efficientnet, efficientnet-onnx, clip."),
-        DeclareLaunchArgument("device", default_value="auto", description="Torch device: auto, cpu, cuda:0."),
+        DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "config", "perception.yaml"]),
+                              description="Node parameters of the perception nodes (YAML)."),
+        DeclareLaunchArgument("learner", default_value="",
+                              description="Continual learner: chhnn, ncm, slda, ... (empty: the params file's)."),
+        DeclareLaunchArgument("detector", default_value="",
+                              description="groundtruth (the boundingbox_camera's boxes, via gz_truth) or yolo, ssd "
+                                          "(empty: the params file's)."),
+        DeclareLaunchArgument("encoder", default_value="",
+                              description="efficientnet, efficientnet-onnx, clip (empty: the params file's)."),
+        DeclareLaunchArgument("device", default_value="",
+                              description="Torch device: auto, cpu, cuda:0 (empty: the params file's)."),
     ]
     world = LaunchConfiguration("world")
     gz_launch = PathJoinSubstitution([FindPackageShare("ros_gz_sim"), "launch", "gz_sim.launch.py"])
@@ -66,6 +70,7 @@ def generate_launch_description() -> LaunchDescription:
         PythonLaunchDescriptionSource(PathJoinSubstitution([share, "launch", "perception.launch.py"])),
         launch_arguments={
             "namespace": LaunchConfiguration("namespace"),
+            "params_file": LaunchConfiguration("params_file"),
             "use_sim_time": "true",
             "use_camera": "false",
             "image_topic": IMAGE_TOPIC,

@@ -29,12 +29,12 @@ EXECUTABLES = {
     "classifier_node": "chhnn_ros.nodes.classifier_node:main",
     "gz_truth_node": "chhnn_ros.nodes.gz_truth_node:main",  # Gazebo boxes -> truth (sim.launch.py)
     # Tools
-    "chhnn-perception": "chhnn_ros.nodes.bringup:main",
-    "chhnn-teach": "chhnn_ros.nodes.teach_cli:main",
-    "chhnn-detect": "chhnn_ros.perception.cli:main",
+    "chhnn-perception": "chhnn_ros.cli.perception:main",
+    "chhnn-teach": "chhnn_ros.cli.teach:main",
+    "chhnn-detect": "chhnn_ros.cli.detect:main",
     "chhnn-bench": "chhnn_ros.bench.cli:main",
-    "chhnn-prior": "chhnn_ros.learning.prior_cli:main",
-    "chhnn-demo": "chhnn_ros.sim.demos.cli:main",
+    "chhnn-prior": "chhnn_ros.cli.prior:main",
+    "chhnn-demo": "chhnn_ros.cli.demo:main",
 }
 
 _NAME = re.compile(r"[A-Za-z][\w-]*")

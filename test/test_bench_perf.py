@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from chhnn_ros.bench import perf, perf_encoders, perf_models
+from chhnn_ros.bench.report import jsonable, machine_info
 from chhnn_ros.learning.snn import SpikingMLP
 from chhnn_ros.perception.encoders.base import Encoder
 
@@ -83,7 +84,7 @@ def test_model_parts_give_every_key_and_valid_json(tmp_path):
     steps = perf_models.time_step_reduction(learner, X[:20], X_te, y_te, steps=(4, 2), repeat=1)
     assert [r["T"] for r in steps] == [4, 2] and learner.net.T == 4
     assert all(node.v_threshold == 1.0 for node in learner.net.nodes)  # restored
-    res = {"quick": True, "elapsed_s": 1.0, "machine": perf.machine(), "models": {
+    res = {"quick": True, "elapsed_s": 1.0, "machine": machine_info(), "models": {
         "snn_speed": speed, "energy": perf_models.snn_energy(learner, X_te), "time_steps": steps,
         "snn_accuracy": [{"lif_multistep": acc, "lif_stepwise": acc, "psn": acc - 0.5, "data": "blobs"}]}}
     summary = perf.headline(res)
@@ -95,7 +96,7 @@ def test_model_parts_give_every_key_and_valid_json(tmp_path):
     expect = max(("multistep", "psn"), key=lambda k: speed[f"speedup_{k}"])
     assert perf.headline(better)["snn_parallel_variant"] == expect  # more accurate is not "outside 1 point"
     assert math.isnan(summary["overhead_ratio"]) and summary["energy_ratio"] > 0
-    text = json.dumps(perf._clean({**res, "summary": summary}))
+    text = json.dumps(jsonable({**res, "summary": summary}))
     assert json.loads(text)["summary"]["overhead_ratio"] is None  # NaN is not valid JSON
 
 
@@ -135,13 +136,14 @@ def test_teach_split_and_ncm():
 def test_camera_sources_process_and_cache():
     pytest.importorskip("rclpy")
     pytest.importorskip("pybullet")
+    from chhnn_ros.app.factories import SIM_MODULE
     from chhnn_ros.perception.source_wrappers import CachedSource, ProcessSource
     from chhnn_ros.perception.sources import make_source
 
     kw = {"width": 96, "height": 64, "seed": 3, "n_objects": 2}
     ref = make_source("sim", **kw)
     expected = [ref.read().image for _ in range(3)]
-    src = ProcessSource("sim", kw)
+    src = ProcessSource("sim", kw, SIM_MODULE)
     try:
         assert all(np.array_equal(src.read().image, e) for e in expected)  # the same frames
         src.scene.reset()
@@ -157,12 +159,12 @@ def test_camera_sources_process_and_cache():
     frames = [cached.read() for _ in range(4)]
     assert frames[2] is frames[0] and np.array_equal(frames[0].image, expected[0]) and cached.scene is None
     with pytest.raises(ValueError):
-        ProcessSource("sim", {**kw, "width": 1})
+        ProcessSource("sim", {**kw, "width": 1}, SIM_MODULE)
 
 
 def test_encoder_backend_choice():
     pytest.importorskip("rclpy")
-    from chhnn_ros.nodes.encoder_node import encoder_kind
+    from chhnn_ros.app.factories import encoder_kind
 
     p = {"encoder": "efficientnet", "device": "cpu", "backend": "auto"}
     assert encoder_kind(p) == "efficientnet-onnx"  # onnxruntime is installed here
@@ -176,18 +178,21 @@ def test_direct_times_paced_at_the_camera_rate():
     pytest.importorskip("pybullet")
     import time
 
+    from chhnn_ros.app.knowledge import Knowledge
     from chhnn_ros.bench.perf_pipeline import direct_times
-    from chhnn_ros.learning.registry import make_learner
 
     frames = perf_encoders.sim_frames(3, seed=0, width=160, height=120)
     enc = MeanColour()
     per = perf_encoders.frame_crops(frames)
-    learner = make_learner("ncm", dim=enc.dim)
-    learner.partial_fit(enc.encode([c for cs, _ in per for c in cs]), [lab for _, ls in per for lab in ls])
+    knowledge = Knowledge("ncm", "", 0, "", False)
+    crops = [c for cs, _ in per for c in cs]
+    labels = np.asarray([lab for _, ls in per for lab in ls])
+    for lab in set(labels):
+        knowledge.teach(lab, enc.encode([c for c, y in zip(crops, labels) if y == lab]), "mean-colour")
     t0 = time.perf_counter()
-    back_to_back = direct_times(frames, enc, learner, passes=1)
+    back_to_back = direct_times(frames, enc, knowledge, passes=1)
     t1 = time.perf_counter()
-    paced = direct_times(frames, enc, learner, passes=2, period=0.1)
+    paced = direct_times(frames, enc, knowledge, passes=2, period=0.1)
     t2 = time.perf_counter()
     assert len(back_to_back) == 3 and len(paced) == 6 and all(t > 0 for t in back_to_back + paced)
     assert t1 - t0 < 0.3 <= 0.6 <= t2 - t1  # paced: one frame every 0.1 s; the times exclude the waits

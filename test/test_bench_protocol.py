@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from chhnn_ros.bench import metrics
-from chhnn_ros.bench.frontends import pixels
 from chhnn_ros.bench.protocol import evaluate, run_benchmark, run_seed, teach_batches
 from chhnn_ros.bench.streams import load_stream
 from chhnn_ros.learning import registry
 from chhnn_ros.learning.base import Learner, softmax
+from chhnn_ros.perception.frontends import pixels
 
 
 class MeanLearner(Learner):

@@ -11,7 +11,7 @@ from chhnn_ros.bench import robustness
 
 @pytest.fixture(autouse=True)
 def private_caches(tmp_path, monkeypatch):
-    from chhnn_ros.bench import frontends
+    from chhnn_ros.perception import frontends
     from chhnn_ros.sim import dataset
 
     monkeypatch.setattr(dataset, "CACHE_DIR", tmp_path / "cache")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from chhnn_ros.bench import frontends
 from chhnn_ros.bench.streams import FASHION_DIR, as_domain_incremental, load_stream
+from chhnn_ros.perception import frontends
 
 
 def test_split_mnist_shapes_steps_and_subsampling():

@@ -131,7 +131,7 @@ def test_prior_masks_are_half_on_and_sample_specific():
 
 
 def test_prior_command_trains_and_saves(tmp_path):
-    from chhnn_ros.learning.prior_cli import main
+    from chhnn_ros.cli.prior import main
 
     out = tmp_path / "prior.pt"
     assert main(["train", "--data", "glyphs", "--per-class", "6", "--epochs", "1",

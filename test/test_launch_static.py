@@ -1,9 +1,11 @@
-"""launch/perception.launch.py checked statically (launch/launch_ros are not installable here)."""
+"""launch/perception.launch.py evaluated by launch itself (which nodes, which parameters), the params
+file it installs, and where the package finds its share directory."""
 
 import ast
 import runpy
 from pathlib import Path
 
+import pytest
 import yaml
 
 from chhnn_ros import params
@@ -30,22 +32,66 @@ def test_launch_file_parses_and_defines_generate():
     assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body)
 
 
-def test_nodes_use_declared_console_scripts_and_names():
-    tree = ast.parse(LAUNCH.read_text())
+def _launch_nodes(tmp_path, **args):
+    """The Node actions perception.launch.py starts for these launch arguments (evaluated by launch itself)."""
+    pytest.importorskip("launch_ros")
+    import importlib.util
+
+    from launch import LaunchContext
+    from launch.actions import OpaqueFunction
+
+    spec = importlib.util.spec_from_file_location("perception_launch", LAUNCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    desc = mod.generate_launch_description()
+    ctx = LaunchContext()
+    params_file = args.pop("params_file", ROOT / "config" / "perception.yaml")
+    defaults = {a.name: a.default_value for a in desc.get_launch_arguments()}
+    for a in desc.get_launch_arguments():
+        ctx.launch_configurations[a.name] = "".join(
+            s.perform(ctx) for s in defaults[a.name]) if a.name != "params_file" else str(params_file)
+    ctx.launch_configurations.update({k: str(v) for k, v in args.items()})
+    opaque = next(e for e in desc.entities if isinstance(e, OpaqueFunction))
+    return {n._Node__node_name: n for n in opaque.execute(ctx)}, ctx
+
+
+def _params(node, ctx):
+    """The parameter dicts a launch_ros Node was given after its params file, evaluated."""
+    from launch_ros.utilities import evaluate_parameters
+
+    return [p for p in evaluate_parameters(ctx, node._Node__parameters) if isinstance(p, dict)]
+
+
+def test_nodes_use_declared_console_scripts_and_names(tmp_path):
     scripts = console_scripts()
-    nodes = _calls(tree, "Node")
-    assert len(nodes) == 4
-    names = set()
-    for call in nodes:
-        exe = _kw(call, "executable").value
-        assert exe in scripts, f"{exe} is not a console script in setup.py"
+    nodes, _ = _launch_nodes(tmp_path)
+    assert set(nodes) == set(params.NODE_PARAMS)
+    for name, node in nodes.items():
+        exe = node._Node__node_executable
+        assert exe == f"{name}_node" and exe in scripts, f"{exe} is not a console script in setup.py"
         module = scripts[exe].split(":")[0]
         assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
-        name = _kw(call, "name").value
-        assert exe == f"{name}_node"
-        names.add(name)
-        assert isinstance(_kw(call, "namespace"), ast.Name)  # the namespace LaunchConfiguration
-    assert names == set(params.NODE_PARAMS)
+    nodes, _ = _launch_nodes(tmp_path, use_camera="false")
+    assert "camera" not in nodes
+
+
+def test_launch_arguments_override_the_params_file_only_when_given(tmp_path):
+    mine = tmp_path / "my.yaml"
+    mine.write_text("/**/classifier:\n  ros__parameters:\n    learner: ncm\n")
+    nodes, ctx = _launch_nodes(tmp_path, params_file=mine)
+    assert all("learner" not in d for d in _params(nodes["classifier"], ctx))  # the file's learner: ncm stands
+    assert all("device" not in d for n in nodes.values() for d in _params(n, ctx))
+    nodes, ctx = _launch_nodes(tmp_path, params_file=mine, learner="slda", device="cpu", encoder="clip")
+    assert {"learner": "slda"} in _params(nodes["classifier"], ctx)
+    assert {"device": "cpu"} in _params(nodes["detector"], ctx)
+    assert {"device": "cpu", "encoder": "clip"} in _params(nodes["encoder"], ctx)
+
+
+def test_launch_checks_the_params_file_before_starting_nodes(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("clasifier:\n  ros__parameters:\n    learner: ncm\n")
+    with pytest.raises(ValueError, match="did you mean 'classifier'"):
+        _launch_nodes(tmp_path, params_file=bad)
 
 
 def test_arguments_match_params():
@@ -61,12 +107,6 @@ def test_arguments_match_params():
                 assert name in params.BUILTIN_PARAMS
             else:
                 assert name in params.defaults(node), f"launch argument {arg} → unknown {ref}"
-    # every parameter override in a Node(parameters=[..., {...}]) names a declared parameter
-    for call in _calls(tree, "Node"):
-        node = _kw(call, "name").value
-        for d in [n for n in ast.walk(_kw(call, "parameters")) if isinstance(n, ast.Dict)]:
-            for k in d.keys:
-                assert k.value in params.defaults(node) or k.value in params.BUILTIN_PARAMS
 
 
 def test_params_file_covers_every_node_and_only_declared_keys():
@@ -107,7 +147,7 @@ def test_package_xml():
 
 
 def test_share_dir_falls_back_to_the_source_tree(monkeypatch, tmp_path):
-    from chhnn_ros.nodes import share
+    from chhnn_ros.app import share
 
     monkeypatch.setenv("AMENT_PREFIX_PATH", str(tmp_path))  # an index without chhnn_ros
     monkeypatch.setattr(share.sys, "prefix", str(tmp_path))
@@ -119,17 +159,17 @@ def test_share_dir_falls_back_to_the_source_tree(monkeypatch, tmp_path):
     assert share.share_dir() == tmp_path / "share" / "chhnn_ros"
 
 
-def test_bringup_dds_environment_keeps_user_settings(monkeypatch):
-    from chhnn_ros.nodes.bringup import dds_environment
+def test_dds_environment_keeps_user_settings(monkeypatch):
+    from chhnn_ros.ros.dds import configure_process
 
     monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE", raising=False)
     monkeypatch.delenv("ROS_AUTOMATIC_DISCOVERY_RANGE", raising=False)
-    chosen = dds_environment()
+    chosen = configure_process()
     assert chosen["FASTDDS_DEFAULT_PROFILES_FILE"].endswith("config/fastdds_large_data.xml")
     assert chosen["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/mine.xml")
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "SUBNET")
-    assert dds_environment() == {}
+    assert configure_process() == {}
     import os
 
     assert os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] == "/mine.xml"

@@ -1,4 +1,4 @@
-"""``chhnn-detect`` end to end through ``python -m chhnn_ros.perception.cli``."""
+"""``chhnn-detect`` end to end through ``python -m chhnn_ros.cli.detect``."""
 
 import json
 import os
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "chhnn_ros.perception.cli", *args]
+    cmd = [sys.executable, "-m", "chhnn_ros.cli.detect", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
 
 

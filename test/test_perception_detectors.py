@@ -97,6 +97,7 @@ def test_groundtruth_and_unknown_kind():
 def test_sim_source_with_groundtruth_detector():
     pytest.importorskip("pybullet")
     pytest.importorskip("chhnn_ros.sim.scene", reason="the simulator module is written separately")
+    import chhnn_ros.sim.source  # noqa: F401  (registers the "sim" frame source)
     from chhnn_ros.perception.sources import make_source
 
     with make_source("sim") as src:

@@ -53,9 +53,8 @@ def test_efficientnet_features(eager, crops):
 
 
 def test_onnx_matches_eager(eager, crops, tmp_path):
-    t0 = time.perf_counter()
     onnx = make_encoder("efficientnet-onnx", onnx_path=tmp_path / "lite0.onnx")
-    assert (tmp_path / "lite0.onnx").is_file() and time.perf_counter() - t0 < 30
+    assert (tmp_path / "lite0.onnx").is_file()
     a, b = eager.encode(crops), onnx.encode(crops)
     assert np.abs(a - b).max() < 1e-4
     assert np.abs(eager.classify(crops[:2]) - onnx.classify(crops[:2])).max() < 1e-3  # logits are O(10)

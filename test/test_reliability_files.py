@@ -6,19 +6,23 @@ import threading
 import numpy as np
 import pytest
 
-from chhnn_ros.bench.reliability_files import run_file_checks
-from chhnn_ros.nodes import memory
-from chhnn_ros.nodes.knowledge import Knowledge
+from chhnn_ros.app import memory_file
+from chhnn_ros.app.knowledge import Knowledge
+from chhnn_ros.bench.reliability_files import CASES, check_start_empty, run_case
 
 
-def test_every_bad_file_case_is_a_clear_error_with_the_directory_unchanged(tmp_path):
-    r = run_file_checks(tmp_path)
-    bad = {k: v for k, v in r["file_cases"].items() if not v["ok"]}
-    assert not bad, bad
-    assert r["file_cases_total"] >= 15
-    cases = r["file_cases"]
-    assert "truncated" in cases["prior_truncated_30pct"]["message"]
-    assert "start_empty_on_error" in cases["memory_truncated_50pct"]["message"]
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_file_is_a_clear_error_with_the_directory_unchanged(case, tmp_path):
+    r = run_case(case, tmp_path)
+    assert r["ok"], r
+
+
+def test_the_file_checks_cover_every_kind_of_file(tmp_path):
+    assert len(CASES) >= 15 and len({c.name for c in CASES}) == len(CASES)
+    r = {c.name: run_case(c, tmp_path) for c in CASES if c.name in ("prior_truncated_30pct", "memory_truncated_50pct")}
+    assert "truncated" in r["prior_truncated_30pct"]["message"]
+    assert "start_empty_on_error" in r["memory_truncated_50pct"]["message"]
+    assert check_start_empty(tmp_path)["ok"]
 
 
 def test_stale_temp_files_of_a_killed_save_are_removed_at_start(tmp_path):
@@ -48,12 +52,12 @@ def test_concurrent_saves_keep_the_newest_version(tmp_path):
         for i in range(15):
             version = k.teach(f"c{i}", rng.standard_normal((3, 4)).astype(np.float32), "test")
             # teach returned = reported learned: the file must already hold it, whatever the savers do
-            assert memory.load(path)["database_version"] >= version
+            assert memory_file.load(path)["database_version"] >= version
     finally:
         stop.set()
         for t in threads:
             t.join()
-    assert memory.load(path)["database_version"] == 15
+    assert memory_file.load(path)["database_version"] == 15
 
 
 def test_a_teach_whose_save_fails_is_not_learned(tmp_path, monkeypatch):
@@ -64,7 +68,7 @@ def test_a_teach_whose_save_fails_is_not_learned(tmp_path, monkeypatch):
     def full(*a, **kw):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(memory, "save", full)
+    monkeypatch.setattr(memory_file, "save", full)
     with pytest.raises(OSError):
         k.teach("key", np.zeros((3, 4), np.float32), "test")
     assert k.classes() == ["cup"] and k.database_version == 1  # "failed, nothing changed" is true

@@ -6,15 +6,24 @@ import struct
 
 import pytest
 
+from chhnn_ros.app import payloads
+from chhnn_ros.app.teaching import Teacher, TeachPolicy
 from chhnn_ros.bench.reliability_fuzz import DIM, TOPICS, generate, summary
-from chhnn_ros.nodes import messages
-from chhnn_ros.nodes.teach import Teacher
 
 pytest.importorskip("sensor_msgs.msg")
 from chhnn_ros.bench.reliability_fuzzrun import to_image  # noqa: E402
-from chhnn_ros.nodes.conversions import image_to_rgb8  # noqa: E402
+from chhnn_ros.ros.conversions import image_to_rgb8  # noqa: E402
 
 MSGS = generate(seed=3, total=1000)
+CATEGORIES = sorted({(m.topic, m.category) for m in MSGS})
+
+
+def of(topic: str, category: str) -> list:
+    return [m for m in MSGS if (m.topic, m.category) == (topic, category)]
+
+
+def teacher(**kw) -> Teacher:
+    return Teacher(TeachPolicy(samples=20, timeout=5.0), **kw)
 
 
 def test_deterministic_and_covers_every_category():
@@ -42,19 +51,21 @@ def _received_text(m) -> str:
     return m.raw[8:8 + n - 1].decode("utf-8", errors="replace")
 
 
-def test_every_bad_teach_command_gets_an_error_and_nothing_starts():
-    for m in (m for m in MSGS if m.topic == "teach"):
-        teacher = Teacher(20, 5.0, reserved=("unknown",))
-        status, cmd = teacher.command(_received_text(m), now=0.0)
+@pytest.mark.parametrize("topic, category", [c for c in CATEGORIES if c[0] == "teach"], ids="/".join)
+def test_every_bad_teach_command_gets_an_error_and_nothing_starts(topic, category):
+    for m in of(topic, category):
+        t = teacher(reserved=("unknown",))
+        status, cmd = t.command(_received_text(m), now=0.0)
         if m.expect == "reject":
-            assert status.state == "error" and teacher.session is None, (m.category, _received_text(m)[:80])
+            assert status.state == "error" and t.session is None, (m.category, _received_text(m)[:80])
             assert status.message.startswith(("bad teach command", "busy")), status.message
         else:  # forget of an unknown class / teach of an absent target: accepted, fails later
             assert status.state == "collecting" and cmd is not None, m.category
 
 
-def test_bad_images_raise_and_odd_valid_images_convert():
-    for m in (m for m in MSGS if m.topic == "image_raw"):
+@pytest.mark.parametrize("topic, category", [c for c in CATEGORIES if c[0] == "image_raw"], ids="/".join)
+def test_bad_images_raise_and_odd_valid_images_convert(topic, category):
+    for m in of(topic, category):
         msg = to_image(m.image)
         if m.expect == "reject":
             with pytest.raises(ValueError):
@@ -64,19 +75,19 @@ def test_bad_images_raise_and_odd_valid_images_convert():
             assert rgb.shape == (m.image["height"], m.image["width"], 3) and rgb.dtype.name == "uint8"
 
 
-@pytest.mark.parametrize("topic", ["truth", "detections", "features"])
-def test_bad_payloads_raise_value_error(topic):
-    for m in (m for m in MSGS if m.topic == topic):
+@pytest.mark.parametrize("topic, category", [c for c in CATEGORIES if c[0] in ("truth", "detections", "features")],
+                         ids="/".join)
+def test_bad_payloads_raise_value_error(topic, category):
+    for m in of(topic, category):
         if m.expect == "reject":
             with pytest.raises(ValueError):
-                messages.decode(m.text, topic)
+                payloads.decode(m.text, topic)
         else:
-            p = messages.decode(m.text, topic)
+            p = payloads.decode(m.text, topic)
             assert p["dim"] == DIM and p["stamp"]["sec"] < 10**5  # stale, yet valid
 
 
 def test_valid_commands_still_parse():
-    t = Teacher(20, 5.0, reserved=("unknown",))
-    assert t.command("cup", 0.0)[0].state == "collecting"
-    assert Teacher(20, 5.0).command(json.dumps({"label": "unknown2"}), 0.0)[0].state == "collecting"
-    assert Teacher(20, 5.0).command("caf\u00e9 cup", 0.0)[0].state == "collecting"  # real UTF-8 is fine
+    assert teacher(reserved=("unknown",)).command("cup", 0.0)[0].state == "collecting"
+    assert teacher().command(json.dumps({"label": "unknown2"}), 0.0)[0].state == "collecting"
+    assert teacher().command("caf\u00e9 cup", 0.0)[0].state == "collecting"  # real UTF-8 is fine

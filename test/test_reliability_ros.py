@@ -11,16 +11,14 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 
 from chhnn_ros.bench.reliability_fuzz import generate  # noqa: E402
-from chhnn_ros.bench.reliability_proc import pick_domain, set_ros_env  # noqa: E402
+from chhnn_ros.ros.dds import allocate_domain, release_domain  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def domain():
-    d = pick_domain(11)
-    set_ros_env(d)
-    rclpy.init()
+    d = allocate_domain()
     yield d
-    rclpy.shutdown()
+    release_domain(d)
 
 
 def test_kill9_never_loses_a_completed_class(domain, tmp_path):
@@ -48,17 +46,16 @@ PACE_S = 0.02  # 50 messages/s: still a flood next to a person typing commands
 def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
     from std_msgs.msg import String
 
-    from chhnn_ros.bench.reliability_kill9 import NS, Feeder, classifier, list_classes
-    from chhnn_ros.nodes import qos
-    from chhnn_ros.nodes.probe import Probe
+    from chhnn_ros.bench.reliability_kill9 import NS, Feeder, classifier_params, list_classes
+    from chhnn_ros.graph import Graph
+    from chhnn_ros.ros import qos
 
     msgs = [m for m in generate(seed=5, total=300, dim=16) if m.topic in ("teach", "features")]
     msgs = [m for m in msgs if m.category != "unknown_target"]  # its 5 s timeout is covered by test_ros_classifier
-    node = classifier(tmp_path / "c.log", tmp_path / "memory.pt", "ncm", domain, 3)
-    probe = Probe("fuzz_test")
+    graph = Graph(tmp_path, classifier_params(tmp_path / "memory.pt", "ncm", 3, 16), namespace=NS,
+                  nodes=("classifier",), domain=domain)
+    probe, node = graph.probe, graph.procs["classifier"]
     try:
-        probe.record(f"/{NS}/teach_status", kind="teach_status", qos_profile=qos.command_qos())
-        probe.record(f"/{NS}/objects", kind="objects")
         assert list_classes(probe, node, 60.0) is not None, node.text()[-2000:]
         feeder = Feeder(probe, 16, 0)
         pubs = {t: probe.create_publisher(String, f"/{NS}/{t}", qos.command_qos()) for t in ("teach", "features")}
@@ -66,8 +63,8 @@ def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
         # teach one real class first, so wrong-dimension features meet a learned classifier
         t0 = time.monotonic()
         pubs["teach"].publish(String(data="mug"))
-        while not [s for s in probe.messages_of(f"/{NS}/teach_status", t0) if s["state"] == "learned"]:
-            assert time.monotonic() - t0 < 20, probe.messages_of(f"/{NS}/teach_status", t0)
+        while not [s for s in probe.messages_of("teach_status", t0) if s["state"] == "learned"]:
+            assert time.monotonic() - t0 < 20, probe.messages_of("teach_status", t0)
             feeder.frame("mug")
             probe.wait_for(lambda: False, 0.05)
         t1 = time.monotonic()
@@ -77,15 +74,11 @@ def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
             pub.publish(m.raw if m.raw is not None else String(data=m.text))
             if m.topic == "teach":
                 n_errors_expected += 1
-            # Pace by the clock (spin_once returns at the first callback, so it alone does not
-            # pace): unpaced, the burst outran the depth-100 command queue on a loaded machine
-            # and the test failed about half the time.
-            end = time.monotonic() + PACE_S
-            while (left := end - time.monotonic()) > 0:
-                rclpy.spin_once(probe, timeout_sec=left)
+            # Paced: unpaced, the burst outran the depth-100 command queue on a loaded machine.
+            time.sleep(PACE_S)
 
         def errors():
-            return [s for s in probe.messages_of(f"/{NS}/teach_status", t1) if s["state"] == "error"]
+            return [s for s in probe.messages_of("teach_status", t1) if s["state"] == "error"]
 
         assert probe.wait_for(lambda: len(errors()) >= n_errors_expected, 20.0), \
             (len(errors()), n_errors_expected, node.text()[-2000:])
@@ -96,14 +89,14 @@ def test_fuzzed_teach_and_features_into_a_classifier(domain, tmp_path):
         t2 = time.monotonic()
         for _ in range(40):
             feeder.frame("mug")
-            if probe.wait_for(lambda: [o for o in probe.messages_of(f"/{NS}/objects", t2)
+            if probe.wait_for(lambda: [o for o in probe.messages_of("objects", t2)
                                        if o["frame_id"] == "cam" and o["objects"][0]["label"] == "mug"], 0.1):
                 break
         else:
             pytest.fail("no objects labelled 'mug' after the fuzz")
         assert "features skipped" in node.text() and "stale" not in json.dumps(errors())
     finally:
-        probe.destroy_node()
-        assert node.stop() == 0, node.text()[-2000:]
-    assert "Traceback" not in node.text()
+        text = node.text()
+        assert graph.stop() == {"classifier": 0}, text[-2000:]
+    assert "Traceback" not in text
     assert os.path.exists(tmp_path / "memory.pt")

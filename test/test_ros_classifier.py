@@ -7,13 +7,9 @@ by the pipeline test.
 """
 
 import json
-import os
-import random
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,58 +19,26 @@ rclpy = pytest.importorskip("rclpy")
 from builtin_interfaces.msg import Time  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from chhnn_ros.nodes import messages  # noqa: E402
+from chhnn_ros.app import payloads  # noqa: E402
+from chhnn_ros.graph import child_env  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 DIM = 8
 
 
-def ros_env() -> dict:
-    return {
-        **os.environ,
-        "ROS_DOMAIN_ID": os.environ["ROS_DOMAIN_ID"],
-        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-        "FASTDDS_DEFAULT_PROFILES_FILE": str(ROOT / "config" / "fastdds_large_data.xml"),
-        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        "YOLO_OFFLINE": "1",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-class NodeProcess:
-    """A node started as ``python -m chhnn_ros.nodes.<module>``; stopped with SIGTERM."""
-
-    def __init__(self, module: str, log: Path, *ros_args: str) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"chhnn_ros.nodes.{module}", "--ros-args", *ros_args],
-            env=ros_env(), stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-
 @pytest.fixture(scope="module")
-def probe():
-    os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid()).randint(110, 160))
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(ROOT / "config" / "fastdds_large_data.xml")
-    from chhnn_ros.nodes.probe import Probe
+def graph(tmp_path_factory):
+    """A graph runner with no node started yet: each test starts its classifier process."""
+    from chhnn_ros.graph import Graph
 
-    rclpy.init()
-    p = Probe("test_probe", namespace="t")
-    p.record("teach_status", kind="teach_status")
-    p.record("objects", kind="objects")
-    p.features_pub = p.create_publisher(String, "features", 10)
-    yield p
-    p.destroy_node()
-    rclpy.shutdown()
+    g = Graph(tmp_path_factory.mktemp("classifier"), namespace="t", nodes=())
+    g.probe.features_pub = g.probe.create_publisher(String, "features", 10)
+    yield g
+    g.stop()
+
+
+@pytest.fixture()
+def probe(graph):
+    return graph.probe
 
 
 CENTRES = {1: np.full(DIM, 1.0, np.float32), 2: np.full(DIM, -1.0, np.float32)}
@@ -89,8 +53,8 @@ def features_msg(rng, vectors=None) -> str:
             {"box": [0, 0, 20, 20], "score": 1.0, "class_name": "o2", "track_id": 2}]
     if vectors is None:
         vectors = np.stack([CENTRES[1], CENTRES[2]]) + 0.1 * rng.standard_normal((2, DIM)).astype(np.float32)
-    return messages.encode("features", stamp, "cam", image_size=[200, 150], encoder="test", dim=DIM,
-                           detections=dets, vectors=messages.vectors_to_lists(vectors))
+    return payloads.encode("features", stamp, "cam", image_size=[200, 150], encoder="test", dim=DIM,
+                           detections=dets, vectors=payloads.vectors_to_lists(vectors))
 
 
 def pump(probe, rng, until, timeout=20.0):
@@ -121,15 +85,25 @@ def latest_labels(probe, since):
     return {o["track_id"]: o["label"] for o in objs[-1]["objects"]} if objs else None
 
 
-def classifier(tmp_path, name, memory, *extra):
-    return NodeProcess("classifier_node", tmp_path / f"{name}.log", "-r", "__ns:=/t", "-p", "learner:=ncm",
-                       "-p", f"memory_path:={memory}", "-p", "teach_samples:=5", "-p", "teach_timeout:=3.0", *extra)
+def classifier(graph, memory, *extra):
+    return graph.start_node("classifier", ["-p", "learner:=ncm", "-p", f"memory_path:={memory}", "-p",
+                                           "teach_samples:=5", "-p", "teach_timeout:=3.0", "-p", "teach_interval:=0.0",
+                                           "-p", f"feature_dim:={DIM}", "-p", "diagnostics_period:=0.2", *extra])
 
 
-def test_teach_recognise_persist_and_services(probe, tmp_path):
+def errors_after(graph, before: int, timeout: float = 5.0) -> dict | None:
+    """The classifier's /diagnostics values once its total_errors exceeds ``before``."""
+    def counted():
+        vals = graph.diagnostics(time.monotonic() - 1.0).get("/t/classifier")
+        return vals if vals and int(vals["total_errors"]) > before else None
+
+    return graph.probe.wait_for(counted, timeout)
+
+
+def test_teach_recognise_persist_and_services(graph, probe, tmp_path):
     rng = np.random.default_rng(0)
     memory = tmp_path / "mem" / "memory.pt"
-    node = classifier(tmp_path, "c1", memory)
+    node = classifier(graph, memory)
     try:
         # before any teach: every object is unknown
         t0 = time.monotonic()
@@ -154,22 +128,25 @@ def test_teach_recognise_persist_and_services(probe, tmp_path):
         # a teach with no such object in view times out cleanly
         s = teach(probe, rng, json.dumps({"label": "ghost", "track_id": 42}), "ghost")
         assert s["state"] == "error" and "nothing was learned" in s["message"]
-        # NaN features: logged, skipped, node alive
+        # NaN features and a broken message: each logged, counted in /diagnostics and skipped; node alive
+        base = int(errors_after(graph, -1)["total_errors"])
         bad = np.full((2, DIM), np.nan, np.float32).tolist()
         payload = json.loads(features_msg(rng))
         payload["vectors"] = bad
         probe.features_pub.publish(String(data=json.dumps(payload)))
+        vals = errors_after(graph, base)
+        assert vals and "NaN" in vals["last_error"], vals
         assert probe.wait_for(lambda: "NaN" in node.text(), 5.0), node.text()[-1000:]
-        time.sleep(2.1)  # the node throttles repeated errors to one per 2 s
         probe.features_pub.publish(String(data="{not json"))
-        assert probe.wait_for(lambda: "not valid JSON" in node.text(), 5.0), node.text()[-1000:]
+        vals = errors_after(graph, base + 1)
+        assert vals and "not valid JSON" in vals["last_error"] and int(vals["total_errors"]) == base + 2, vals
         cls = probe.list_classes("/t/classifier/list_classes")
         assert cls == {"classes": ["mug", "key"], "database_version": 2}
         assert node.proc.poll() is None
         ok, msg = probe.trigger("/t/classifier/save")
         assert ok and "saved 2 classes" in msg and memory.is_file()
         # a best-effort publisher meets the reliable features subscription: a WARNING names topic and fix
-        from chhnn_ros.nodes.qos import image_qos
+        from chhnn_ros.ros.qos import image_qos
 
         be_pub = probe.create_publisher(String, "features", image_qos("best_effort"))
         assert probe.wait_for(lambda: "incompatible QoS on subscription 'features'" in node.text(), 10.0), \
@@ -177,16 +154,17 @@ def test_teach_recognise_persist_and_services(probe, tmp_path):
         assert "make the publisher reliable" in node.text()
         probe.destroy_publisher(be_pub)
         # forget, through chhnn-teach (the tool for users without the ros2 CLI)
-        cli = [sys.executable, "-m", "chhnn_ros.nodes.teach_cli", "--namespace", "t"]
-        out = subprocess.run([*cli, "--forget", "key"], env=ros_env(), capture_output=True, text=True, timeout=60)
+        cli = [sys.executable, "-m", "chhnn_ros.cli.teach", "--namespace", "t"]
+        env = child_env(graph.domain)
+        out = subprocess.run([*cli, "--forget", "key"], env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and "forgotten" in out.stdout, out.stdout + out.stderr
-        out = subprocess.run([*cli, "--list"], env=ros_env(), capture_output=True, text=True, timeout=60)
+        out = subprocess.run([*cli, "--list"], env=env, capture_output=True, text=True, timeout=60)
         assert json.loads(out.stdout) == {"classes": ["mug"], "database_version": 3}, out.stderr
     finally:
         assert node.stop() == 0, node.text()
     assert "shutdown: saved 1 classes" in node.text()
     # restart: the learned class survives
-    node = classifier(tmp_path, "c2", memory)
+    node = classifier(graph, memory)
     try:
         t3 = time.monotonic()
         labels = pump(probe, rng, lambda: latest_labels(probe, t3))
@@ -198,14 +176,14 @@ def test_teach_recognise_persist_and_services(probe, tmp_path):
         assert node.stop() == 0, node.text()
 
 
-def test_corrupt_memory_refused_or_kept_aside(probe, tmp_path):
+def test_corrupt_memory_refused_or_kept_aside(graph, probe, tmp_path):
     memory = tmp_path / "memory.pt"
     memory.write_bytes(b"not a memory file")
-    node = classifier(tmp_path, "bad", memory)
+    node = classifier(graph, memory)
     assert node.proc.wait(30) == 1
     assert "cannot start" in node.text() and "start_empty_on_error" in node.text()
     assert memory.read_bytes() == b"not a memory file"
-    node = classifier(tmp_path, "empty", memory, "-p", "start_empty_on_error:=true")
+    node = classifier(graph, memory, "-p", "start_empty_on_error:=true")
     try:
         assert probe.list_classes("/t/classifier/list_classes", timeout=20.0)["classes"] == []
         kept = list(tmp_path.glob("memory.pt.corrupt-*"))

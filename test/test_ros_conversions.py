@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import Image
 
-from chhnn_ros.nodes.conversions import (
+from chhnn_ros.ros.conversions import (
     ENCODINGS,
     array_to_image,
     image_to_array,

@@ -8,16 +8,16 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from chhnn_ros.nodes import messages  # noqa: E402
-from chhnn_ros.nodes.encoder_node import crops_from_image, split_mosaic  # noqa: E402
+from chhnn_ros.app import payloads  # noqa: E402
+from chhnn_ros.app.stages import crops_from_image, split_mosaic  # noqa: E402
 from chhnn_ros.perception.crops import crop_detections  # noqa: E402
 from chhnn_ros.perception.types import Detection  # noqa: E402
 
 
 def _through_json(dets, size, pad):
     text = json.dumps({"schema": "detections", "version": 1, "stamp": {"sec": 1, "nanosec": 0}, "frame_id": "c",
-                       "crop_size": size, "crop_pad": pad, "detections": [messages.detection_to_dict(d) for d in dets]})
-    return messages.decode(text, "detections")
+                       "crop_size": size, "crop_pad": pad, "detections": [payloads.detection_to_dict(d) for d in dets]})
+    return payloads.decode(text, "detections")
 
 
 def test_crops_from_image_equal_the_detectors_crops():

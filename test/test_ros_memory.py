@@ -5,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from chhnn_ros.nodes import memory
+from chhnn_ros import files
+from chhnn_ros.app import memory_file
 
 STATE = {"format": 1, "learner": "x", "config": {"dim": 3}, "classes": ["cup", 4],
          "state": {"means": np.arange(6, dtype=np.float32).reshape(2, 3), "counts": np.int64(5),
@@ -13,8 +14,8 @@ STATE = {"format": 1, "learner": "x", "config": {"dim": 3}, "classes": ["cup", 4
 
 
 def test_round_trip_keeps_numpy(tmp_path):
-    path = memory.save(tmp_path / "sub" / "memory.pt", STATE, 7, {"encoder": "efficientnet"})
-    got = memory.load(path)
+    path = memory_file.save(tmp_path / "sub" / "memory.pt", STATE, 7, {"encoder": "efficientnet"})
+    got = memory_file.load(path)
     assert got["database_version"] == 7 and got["extra"] == {"encoder": "efficientnet"}
     s = got["learner_state"]
     np.testing.assert_array_equal(s["state"]["means"], STATE["state"]["means"])
@@ -24,19 +25,19 @@ def test_round_trip_keeps_numpy(tmp_path):
 
 
 def test_missing_file_is_none(tmp_path):
-    assert memory.load(tmp_path / "none.pt") is None
+    assert memory_file.load(tmp_path / "none.pt") is None
 
 
 def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
-    path = memory.save(tmp_path / "memory.pt", STATE, 1)
+    path = memory_file.save(tmp_path / "memory.pt", STATE, 1)
     before = path.read_bytes()
 
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(memory.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        memory.save(path, STATE, 2)
+        memory_file.save(path, STATE, 2)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["memory.pt"]
 
@@ -45,12 +46,12 @@ def test_failed_write_keeps_old_file(tmp_path, monkeypatch):
 def test_corrupt_file_raises_and_quarantine_keeps_it(tmp_path, content):
     path = tmp_path / "memory.pt"
     path.write_bytes(content)
-    with pytest.raises(memory.MemoryFileError, match="cannot be read"):
-        memory.load(path)
-    moved = memory.quarantine(path)
+    with pytest.raises(memory_file.MemoryFileError, match="cannot be read"):
+        memory_file.load(path)
+    moved = memory_file.quarantine(path)
     assert not path.exists() and moved.read_bytes() == content and ".corrupt-" in moved.name
     path.write_bytes(b"again")  # a second bad file in the same second never overwrites the first
-    moved2 = memory.quarantine(path)
+    moved2 = memory_file.quarantine(path)
     assert moved2 != moved and moved.read_bytes() == content and moved2.read_bytes() == b"again"
 
 
@@ -59,8 +60,8 @@ def test_foreign_torch_file_is_rejected(tmp_path):
 
     path = tmp_path / "memory.pt"
     torch.save({"weights": torch.zeros(2)}, path)
-    with pytest.raises(memory.MemoryFileError, match="not a chhnn_ros memory file"):
-        memory.load(path)
+    with pytest.raises(memory_file.MemoryFileError, match="not a chhnn_ros memory file"):
+        memory_file.load(path)
 
 
 def test_load_never_executes_code(tmp_path):
@@ -72,6 +73,6 @@ def test_load_never_executes_code(tmp_path):
 
     path = tmp_path / "memory.pt"
     path.write_bytes(pickle.dumps(Evil()))
-    with pytest.raises(memory.MemoryFileError):
-        memory.load(path)
+    with pytest.raises(memory_file.MemoryFileError):
+        memory_file.load(path)
     assert not (tmp_path / "pwned").exists()

@@ -5,8 +5,8 @@ import pytest
 
 from chhnn_ros.learning.chhnn import resolve_prior, shipped_priors
 from chhnn_ros.learning.prior import load_prior
-from chhnn_ros.learning.prior_data_sim import FIRST_BLOB, blob
 from chhnn_ros.sim.objects import CATALOGUE
+from chhnn_ros.sim.prior_data import FIRST_BLOB, blob
 from chhnn_ros.sim.views import render_object_views
 
 

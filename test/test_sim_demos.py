@@ -2,8 +2,6 @@
 ground truth, then both demos end to end with the real ROS 2 nodes (one episode, few teach samples)."""
 
 import json
-import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +10,8 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from chhnn_ros.sim.demos import arm, quadruped
-from chhnn_ros.sim.demos.geometry import locate, spoken
+from chhnn_ros.demos import arm, quadruped
+from chhnn_ros.demos.geometry import locate, spoken
 from chhnn_ros.sim.scene import SimScene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,17 +93,18 @@ def test_quadruped_row_and_teaching_views():
 
 
 def test_frames_without_detections_still_give_features():
-    from chhnn_ros.nodes import messages
+    from chhnn_ros.app import payloads
 
-    assert messages.vectors_to_lists(np.zeros((0, 1280), np.float32)) == []  # the robot looking at bare floor
+    assert payloads.vectors_to_lists(np.zeros((0, 1280), np.float32)) == []  # the robot looking at bare floor
 
 
 def _demo(task, tmp_path, domain, *extra):
-    env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-           "YOLO_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    from chhnn_ros.graph import child_env
+
+    env = child_env(domain)
     env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
     out = tmp_path / f"{task}.json"
-    cmd = [sys.executable, "-m", "chhnn_ros.sim.demos.cli", task, "--episodes", "1", "--objects", "duck,mug",
+    cmd = [sys.executable, "-m", "chhnn_ros.cli.demo", task, "--episodes", "1", "--objects", "duck,mug",
            "--teach-samples", "4", "--learner", "ncm", "--json", str(out), "--namespace", f"t_{task}", *extra]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=tmp_path), out
@@ -113,8 +112,9 @@ def _demo(task, tmp_path, domain, *extra):
 
 def test_demos_end_to_end_through_the_ros_nodes(tmp_path):
     pytest.importorskip("rclpy")
-    base = random.Random(os.getpid()).randint(120, 160)
-    procs = {t: _demo(t, tmp_path, base + i) for i, t in enumerate(("arm", "quadruped"))}
+    from chhnn_ros.ros.dds import allocate_domain
+
+    procs = {t: _demo(t, tmp_path, allocate_domain()) for t in ("arm", "quadruped")}
     try:
         logs = {t: pr.communicate(timeout=240)[0] for t, (pr, _) in procs.items()}
     finally:

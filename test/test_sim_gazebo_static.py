@@ -155,7 +155,10 @@ def test_sim_launch_starts_gz_bridge_and_perception_with_sim_time():
     assert constants(kw(truth, "namespace")) == ["namespace"] and passed["namespace"].args[0].value == "namespace"
     default_detector = next(kw(c, "default_value").value for c in calls(tree, "DeclareLaunchArgument")
                             if c.args[0].value == "detector")
-    assert default_detector == "groundtruth"
+    # not given: the params file's detector, the groundtruth detector that reads these boxes
+    from chhnn_ros import params
+
+    assert default_detector == params.UNSET and params.defaults("detector")["detector"] == "groundtruth"
 
 
 def module_constant(tree, name):
@@ -163,7 +166,7 @@ def module_constant(tree, name):
 
 
 def test_gazebo_boxes_become_truth_the_detector_reads():
-    from chhnn_ros.nodes import messages
+    from chhnn_ros.app import payloads
     from chhnn_ros.sim.gz_truth import truth_detections
 
     dets = truth_detections([(100.0, 50.0, 20.0, 10.0, "3"), (5.0, 5.0, 0.0, 4.0, "1"), (10.0, 10.0, 4.0, 4.0, "")])
@@ -172,9 +175,9 @@ def test_gazebo_boxes_become_truth_the_detector_reads():
     # the detector's decoder accepts what gz_truth_node publishes
     Time = pytest.importorskip("builtin_interfaces.msg").Time
 
-    text = messages.encode("truth", Time(sec=12, nanosec=5), "camera_rig/link/camera",
-                           detections=[messages.detection_to_dict(d) for d in dets])
-    back = messages.decode(text, "truth")
+    text = payloads.encode("truth", Time(sec=12, nanosec=5), "camera_rig/link/camera",
+                           detections=[payloads.detection_to_dict(d) for d in dets])
+    back = payloads.decode(text, "truth")
     assert [d.box for d in back["detections"]] == [d.box for d in dets] and back["stamp"] == {"sec": 12, "nanosec": 5}
 
 

@@ -22,8 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "perf": ("latency and throughput of the perception pipeline", "chhnn_ros.bench.perf:main"),
     "reliability": ("long-running reliability benchmark", "chhnn_ros.bench.reliability:main"),
     "robustness": ("robustness to image corruptions", "chhnn_ros.bench.robustness:main"),
+    "scale": ("teach and predict cost, memory file size up to hundreds of classes", "chhnn_ros.bench.scale:main"),
 }
-NOT_IMPLEMENTED = "not implemented yet in this version"
 DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"
 FULL_SIZES = (1000, 500)  # train / test samples per class
 QUICK_SIZES = (200, 200)
@@ -40,9 +40,9 @@ def _positive(text: str) -> int:
 
 
 def cl_parser() -> argparse.ArgumentParser:
-    from chhnn_ros.bench.frontends import FRONTENDS
     from chhnn_ros.bench.protocol import SCENARIOS
     from chhnn_ros.bench.streams import STREAMS
+    from chhnn_ros.perception.frontends import FRONTENDS
 
     p = argparse.ArgumentParser(
         prog="chhnn-bench cl",
@@ -94,9 +94,9 @@ def cl_main(argv: Sequence[str] | None = None) -> int:
     parser = cl_parser()
     args = parser.parse_args(argv)
     from chhnn_ros.bench import report
-    from chhnn_ros.bench.frontends import apply_frontend
     from chhnn_ros.bench.protocol import run_benchmark
     from chhnn_ros.bench.streams import as_domain_incremental, load_stream
+    from chhnn_ros.perception.frontends import apply_frontend
 
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     n_train = args.train_per_class or sizes[0]
@@ -162,13 +162,7 @@ def cl_main(argv: Sequence[str] | None = None) -> int:
 
 def _load(target: str):  # noqa: ANN202 - returns the sub-command's main
     module, func = target.split(":")
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None  # sub-command not written yet
-        raise
-    return getattr(mod, func, None)
+    return getattr(importlib.import_module(module), func)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,11 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # add_help=False: `chhnn-bench cl --help` reaches the sub-command's own parser.
         sub.add_parser(name, help=text, add_help=False)
     ns, rest = parser.parse_known_args(argv)
-    fn = _load(COMMANDS[ns.command][1])
-    if fn is None:
-        print(f"chhnn-bench {ns.command}: {NOT_IMPLEMENTED}")
-        return 2
-    return int(fn(rest) or 0)
+    return int(_load(COMMANDS[ns.command][1])(rest) or 0)
 
 
 if __name__ == "__main__":

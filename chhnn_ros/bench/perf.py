@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from chhnn_ros.bench.report import jsonable, machine_info
 
 # key → (goal text, test of the value)
 GOALS: dict[str, tuple[str, Any]] = {
@@ -35,23 +36,6 @@ GOALS: dict[str, tuple[str, Any]] = {
     "onnx_speedup": (">= 1.5", lambda v: v >= 1.5),
     "energy_ratio": ("< 1", lambda v: v < 1.0),
 }
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "?"
-    try:
-        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    import onnxruntime
-    import torch
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),
-            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "load_avg_start": list(os.getloadavg())}
 
 
 def model_suite(quick: bool, log=print) -> tuple[dict[str, Any], Any]:
@@ -105,8 +89,8 @@ def model_suite(quick: bool, log=print) -> tuple[dict[str, Any], Any]:
            "time_steps": pm.time_step_reduction(learner, X_tr[:60], X_te, y_te, repeat=3 if quick else 10),
            "snn_int8": pm.snn_int8(learner, X_te, y_te, repeat=3 if quick else 10)}
     if not quick:  # a harder set: 10 MNIST digits, one class per teach, shipped pixel prior
-        from chhnn_ros.bench.frontends import apply_frontend
         from chhnn_ros.bench.streams import load_stream
+        from chhnn_ros.perception.frontends import apply_frontend
 
         log("perf: split-MNIST accuracy (LIF multi-step, step-by-step, PSN)")
         s = load_stream("split-mnist", train_per_class=100, test_per_class=100)
@@ -215,19 +199,6 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN → None, numpy scalars → Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="chhnn-bench perf", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes and short ROS runs (about 2-3 minutes)")
@@ -239,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     t0 = time.perf_counter()
-    res: dict[str, Any] = {"quick": args.quick, "machine": machine()}
+    res: dict[str, Any] = {"quick": args.quick, "machine": machine_info()}
     res["models"], learner = model_suite(args.quick, log)
     if not args.skip_ros:
         from chhnn_ros.bench.perf_pipeline import pipeline_suite
@@ -254,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = markdown(res)
     print(text)
     try:
-        Path(args.json).write_text(json.dumps(_clean(res), indent=2))
+        Path(args.json).write_text(json.dumps(jsonable(res), indent=2))
     except OSError as exc:
         print(f"chhnn-bench perf: cannot write {args.json}: {exc}", file=sys.stderr)
         return 1

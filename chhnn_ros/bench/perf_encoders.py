@@ -9,6 +9,7 @@ a class from 20 views relative to encoding those views.  No rclpy.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+import chhnn_ros.sim.source  # noqa: F401  (registers the "sim" frame source)
+from chhnn_ros.app.stages import CropGeometry, DetectStage, crops_from_image
 from chhnn_ros.bench.perf_models import median_time, ratio
-from chhnn_ros.perception.crops import crop_detections
+from chhnn_ros.params import defaults
 from chhnn_ros.perception.detectors.groundtruth import GroundTruthDetector
 from chhnn_ros.perception.encoders import make_encoder
 from chhnn_ros.perception.sources import make_source
@@ -35,12 +38,13 @@ def sim_frames(n: int, seed: int = 0, reset_every: int = 1, **scene: Any) -> lis
 
 
 def frame_crops(frames: Sequence[Frame]) -> list[tuple[list[np.ndarray], list[str]]]:
-    """Per frame: the detector node's crops of the ground-truth boxes and their object names."""
-    det = GroundTruthDetector()
+    """Per frame: the detector and encoder nodes' crops of the ground-truth boxes and their object names."""
+    stage = DetectStage(GroundTruthDetector(), CropGeometry.from_params(defaults("detector")))
     out = []
     for f in frames:
-        crops, kept = crop_detections(f.image, det.detect(f))
-        out.append((crops, [d.class_name for d in kept]))
+        kept = stage.detect(f)
+        out.append((crops_from_image(f.image, kept, stage.geometry.size, stage.geometry.pad),
+                    [d.class_name for d in kept]))
     return out
 
 
@@ -118,28 +122,34 @@ def teach_split(labels: np.ndarray, views: int) -> np.ndarray:
 
 def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarray, split: np.ndarray,
                encoders: dict[str, Any], repeat: int, **learner_kw: Any) -> tuple[dict[str, Any], Any]:
-    """Teach CH-HNN one class at a time from its taught views; time each teach and the encoding
-    of the same crops.  Returns (result, trained learner).  The first teach only imprints (no
+    """Teach CH-HNN one class at a time from its taught views through the classifier's own teach path
+    (:meth:`Knowledge.teach`: copy, fit, swap, atomic save of the memory file); time each teach and the
+    encoding of the same crops.  Returns (result, trained learner).  The first teach only imprints (no
     training step: one class has nothing to separate), so the ratio is the median over the others.
     All teaches are timed first, then all encodings: interleaved, the encoders' work (the eager
-    PyTorch one above all) left the next teach 30-70 % slower on this machine (cold caches)."""
-    from chhnn_ros.learning.registry import make_learner
+    PyTorch one above all) leaves the next teach slower (cold caches)."""
+    import tempfile
 
-    learner = make_learner("chhnn", dim=int(feats.shape[1]), seed=0, **learner_kw)
+    from chhnn_ros.app.knowledge import Knowledge
+
     rows, taught = [], []
-    for c in dict.fromkeys(labels.tolist()):
-        idx = np.flatnonzero(split & (labels == c))
-        t0 = time.perf_counter()
-        learner.partial_fit(feats[idx], c)
-        rows.append({"class": c, "views": len(idx), "teach_ms": 1e3 * (time.perf_counter() - t0),
-                     "steps": learner.last_steps})
-        taught.append(idx)
+    with tempfile.TemporaryDirectory(prefix="chhnn_perf_") as tmp:
+        knowledge = Knowledge("chhnn", json.dumps(learner_kw), 0, f"{tmp}/memory.pt", False, int(feats.shape[1]))
+        for c in dict.fromkeys(labels.tolist()):
+            idx = np.flatnonzero(split & (labels == c))
+            t0 = time.perf_counter()
+            knowledge.teach(str(c), feats[idx], "efficientnet")
+            rows.append({"class": c, "views": len(idx), "teach_ms": 1e3 * (time.perf_counter() - t0),
+                         "steps": knowledge.learner.last_steps,
+                         "file_kb": round(Path(tmp, "memory.pt").stat().st_size / 1024, 1)})
+            taught.append(idx)
     for row, idx in zip(rows, taught):
         views = [crops[i] for i in idx]
         for name, enc in encoders.items():
             row[f"encode_{name}_ms"] = 1e3 * median_time(lambda enc=enc, v=views: enc.encode(v), repeat, warmup=0)
     trained = rows[1:] or rows
-    res = {"per_class": rows, "teach_ms": float(np.median([r["teach_ms"] for r in trained]))}
+    res = {"per_class": rows, "teach_ms": float(np.median([r["teach_ms"] for r in trained])),
+           "path": "Knowledge.teach (copy, fit, save)"}
     for name in encoders:
         res[f"ratio_{name}"] = float(np.median([r["teach_ms"] / r[f"encode_{name}_ms"] for r in trained]))
-    return res, learner
+    return res, knowledge.learner

@@ -85,19 +85,23 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def _graph_parts(r: dict[str, Any], args: argparse.Namespace, parts: set[str], work: Path, domain: int) -> None:
+    from chhnn_ros.bench.graph_checks import teach_visible, valid
     from chhnn_ros.bench.reliability_fuzz import generate, summary
     from chhnn_ros.bench.reliability_fuzzrun import run_fuzz
-    from chhnn_ros.bench.reliability_graph import NODES, Graph
     from chhnn_ros.bench.reliability_soak import run_soak
+    from chhnn_ros.graph import NODES, Graph
 
-    g = Graph(work / "graph", domain, rate=args.rate, learner=args.learner)
+    params = {"camera": {"rate": args.rate}, "encoder": {"device": "cpu"},
+              "classifier": {"learner": args.learner, "memory_path": str(work / "graph" / "memory.pt"),
+                             "teach_samples": 5, "teach_timeout": 3.0, "teach_interval": 0.0}}
+    g = Graph(work / "graph", params, namespace="rf", domain=domain, record=("truth", "features", "detections"))
     try:
         if not g.wait_objects(180.0):
             raise RuntimeError(f"the graph produced no objects in 180 s: {g.logs()}")
-        s = g.teach_visible("before_fuzz")
+        s = teach_visible(g, "before_fuzz")
         r["teach_before_fuzz"] = s and s["state"]
         if "fuzz" in parts:
-            feats = g.valid("features")
+            feats = valid(g, "features")
             dim = feats[-1]["dim"] if feats else 1280
             msgs = generate(args.seed, args.fuzz_messages, dim=dim)
             r["fuzz_categories"] = summary(msgs)
@@ -111,8 +115,8 @@ def _graph_parts(r: dict[str, Any], args: argparse.Namespace, parts: set[str], w
             ans = r["fuzz_answering"]
             r["fuzz_crashes"] = sum(not r["fuzz_alive"][n] or not ans[n] or (n == "classifier" and not ans[
                 "classifier_service"]) for n in NODES)  # dead, or alive but no longer answering
-            after = g.teach_visible("after_fuzz")
-            classes = g.probe.list_classes(f"/{g.ns}/classifier/list_classes")["classes"]
+            after = teach_visible(g, "after_fuzz")
+            classes = g.list_classes()["classes"]
             r["labels_after_fuzz"] = bool(after and after["state"] == "learned" and g.labels_seen("after_fuzz")
                                           and "before_fuzz" in classes)
             r["classes_after_fuzz"] = classes
@@ -156,13 +160,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ros_parts(r: dict[str, Any], args: argparse.Namespace, parts: set[str], work: Path) -> None:
-    from chhnn_ros.bench.reliability_proc import pick_domain, set_ros_env
+    from chhnn_ros.ros.dds import allocate_domain, release_domain
 
-    domain = pick_domain(args.seed)
-    set_ros_env(domain)  # before rclpy creates its participant
-    import rclpy
-
-    rclpy.init()
+    domain = allocate_domain()
     try:
         if "qos" in parts:
             from chhnn_ros.bench.reliability_qos import run_qos
@@ -181,7 +181,7 @@ def _ros_parts(r: dict[str, Any], args: argparse.Namespace, parts: set[str], wor
         if parts & {"fuzz", "soak"}:
             _graph_parts(r, args, parts, work, domain)
     finally:
-        rclpy.try_shutdown()
+        release_domain(domain)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

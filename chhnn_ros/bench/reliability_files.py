@@ -4,8 +4,8 @@ Each case writes a bad file into its own directory, hashes the directory,
 tries to use the file the way the nodes do (the classifier's memory, the
 encoder's weights, the detector's weights, the CH-HNN prior), and checks
 that a ``ValueError`` (or ``FileNotFoundError``) with a useful message came
-out and the directory is byte-for-byte unchanged.  No ROS here;
-:func:`node_checks` repeats the main cases against real node processes.
+out and the directory is byte-for-byte unchanged.  The cases are data
+(:data:`CASES`), so the tests run each one by its name.  No ROS here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,8 @@ def snapshot(directory: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()}
 
 
-def _truncate(src: Path, dst: Path, frac: float) -> Path:
-    data = src.read_bytes()
-    dst.write_bytes(data[: int(len(data) * frac)])
-    return dst
-
-
 def _good_memory(path: Path, learner: str = "ncm", dim: int = 8) -> Path:
-    from chhnn_ros.nodes.knowledge import Knowledge
+    from chhnn_ros.app.knowledge import Knowledge
 
     k = Knowledge(learner, "", 0, str(path), False)
     rng = np.random.default_rng(0)
@@ -40,104 +35,125 @@ def _good_memory(path: Path, learner: str = "ncm", dim: int = 8) -> Path:
     return path
 
 
-def _small_prior(path: Path) -> Path:
-    from chhnn_ros.learning.prior import MaskPrior, save_prior
+def _knowledge(path: Path, learner: str = "ncm", params: str = "") -> Any:
+    """The classifier node's start with this memory file and learner (its default feature_dim)."""
+    from chhnn_ros.app.knowledge import Knowledge
+    from chhnn_ros.params import defaults
 
-    save_prior(MaskPrior(8, (16, 16), width=16), path)
-    return path
-
-
-def _knowledge(path: Path, learner: str = "ncm", params: str = "") -> Callable[[], Any]:
-    from chhnn_ros.nodes.knowledge import Knowledge
-
-    return lambda: Knowledge(learner, params, 0, str(path), False)
+    return Knowledge(learner, params, 0, str(path), False, defaults("classifier")["feature_dim"])
 
 
-def cases(work: Path) -> list[tuple[str, Path, Callable[[], Any], tuple[str, ...]]]:
-    """(name, directory, action that must fail, words the message must contain)."""
+def _future_version(p: Path) -> None:
+    good = _good_memory(p.with_name("_good.pt"))
+    payload = torch.load(good, weights_only=True)
+    payload["version"] = 99
+    torch.save(payload, p)
+    good.unlink()
+
+
+def _from_good_memory(p: Path, f: Callable[[bytes], bytes]) -> None:
+    good = _good_memory(p.with_name("_good.pt"))
+    p.write_bytes(f(good.read_bytes()))
+    good.unlink()
+
+
+def _weights() -> bytes:
     from chhnn_ros.perception.weights import efficientnet_lite0_weights
 
-    out = []
+    return efficientnet_lite0_weights().read_bytes()
 
-    def case(name: str) -> Path:
-        d = work / name
-        d.mkdir(parents=True, exist_ok=True)
-        return d
 
-    def memory_case(name: str, make: Callable[[Path], None], learner: str = "ncm", words=("memory",)) -> None:
-        d = case(name)
-        make(d / "memory.pt")
-        out.append((name, d, _knowledge(d / "memory.pt", learner), (*words, "start_empty_on_error")))
+def _small_prior_bytes() -> bytes:
+    import io
 
-    good = _good_memory(case("_source") / "memory.pt")
-    memory_case("memory_random_bytes", lambda p: p.write_bytes(os.urandom(4096)), words=("cannot be read",))
-    memory_case("memory_empty", lambda p: p.write_bytes(b""), words=("cannot be read",))
-    for frac in (0.1, 0.5, 0.99):
-        memory_case(f"memory_truncated_{int(frac * 100)}pct", lambda p, f=frac: _truncate(good, p, f),
-                    words=("cannot be read",))
-    memory_case("memory_is_a_prior", lambda p: _small_prior(p), words=("not a chhnn_ros memory file",))
-    memory_case("memory_other_learner", lambda p: p.write_bytes(good.read_bytes()), learner="slda",
-                words=("learner 'ncm'",))
+    from chhnn_ros.learning.prior import MaskPrior, prior_to_state
 
-    def future(p: Path) -> None:
-        payload = torch.load(good, weights_only=True)
-        payload["version"] = 99
-        torch.save(payload, p)
+    buf = io.BytesIO()
+    torch.save(prior_to_state(MaskPrior(8, (16, 16), width=16)), buf)
+    return buf.getvalue()
 
-    memory_case("memory_future_version", future, words=("version 99",))
-    # encoder weights of the wrong model / truncated
+
+def _encoder(d: Path) -> Any:
     from chhnn_ros.perception.encoders import make_encoder
 
-    d = case("encoder_weights_of_a_prior")
-    _small_prior(d / "weights.pth")
-    out.append(("encoder_weights_of_a_prior", d, lambda d=d: make_encoder("efficientnet", weights=str(
-        d / "weights.pth"), device="cpu"), ("not an EfficientNet-Lite0",)))
-    d = case("encoder_weights_truncated")
-    _truncate(efficientnet_lite0_weights(), d / "weights.pth", 0.5)
-    out.append(("encoder_weights_truncated", d, lambda d=d: make_encoder("efficientnet", weights=str(
-        d / "weights.pth"), device="cpu"), ("cannot read",)))
-    # detector weights of the wrong model
+    return make_encoder("efficientnet", weights=str(d / "weights.pth"), device="cpu")
+
+
+def _yolo(model: Path) -> Any:
     from chhnn_ros.perception.detectors import make_detector
 
-    d = case("detector_weights_of_an_encoder")
-    (d / "yolo.pt").write_bytes(efficientnet_lite0_weights().read_bytes())
-    out.append(("detector_weights_of_an_encoder", d, lambda d=d: make_detector(
-        "yolo", model=str(d / "yolo.pt"), device="cpu"), ("cannot load YOLO model",)))
-    d = case("detector_weights_wrong_suffix")
-    (d / "yolo.pth").write_bytes(efficientnet_lite0_weights().read_bytes())
-    out.append((d.name, d, lambda d=d: make_detector("yolo", model=str(d / "yolo.pth"), device="cpu"),
-                ("YOLO model",)))
+    return make_detector("yolo", model=str(model), device="cpu")
+
+
+def _chhnn_with_prior(d: Path) -> Any:
+    return _knowledge(d / "memory.pt", "chhnn", f"{{prior: {d / 'prior.pt'}}}")
+
+
+@dataclass(frozen=True)
+class FileCase:
+    """A bad file (``make`` writes it into an empty directory), the use of it that must fail with a clear
+    error (``action`` on that directory), and words that message must contain."""
+
+    name: str
+    make: Callable[[Path], object]
+    action: Callable[[Path], object]
+    words: tuple[str, ...]
+
+
+def _memory(name: str, make: Callable[[Path], object], words: tuple[str, ...], learner: str = "ncm") -> FileCase:
+    return FileCase(name, lambda d: make(d / "memory.pt"), lambda d: _knowledge(d / "memory.pt", learner),
+                    (*words, "start_empty_on_error"))
+
+
+def _truncated(frac: float) -> Callable[[bytes], bytes]:
+    return lambda data: data[: int(len(data) * frac)]
+
+
+CASES: tuple[FileCase, ...] = (
+    _memory("memory_random_bytes", lambda p: p.write_bytes(os.urandom(4096)), ("cannot be read",)),
+    _memory("memory_empty", lambda p: p.write_bytes(b""), ("cannot be read",)),
+    *(_memory(f"memory_truncated_{int(f * 100)}pct", lambda p, f=f: _from_good_memory(p, _truncated(f)),
+              ("cannot be read",)) for f in (0.1, 0.5, 0.99)),
+    _memory("memory_is_a_prior", lambda p: p.write_bytes(_small_prior_bytes()), ("not a chhnn_ros memory file",)),
+    _memory("memory_other_learner", lambda p: _from_good_memory(p, bytes), ("learner 'ncm'",), learner="slda"),
+    _memory("memory_future_version", _future_version, ("version 99",)),
+    FileCase("encoder_weights_of_a_prior", lambda d: (d / "weights.pth").write_bytes(_small_prior_bytes()), _encoder,
+             ("not an EfficientNet-Lite0",)),
+    FileCase("encoder_weights_truncated", lambda d: (d / "weights.pth").write_bytes(_truncated(0.5)(_weights())),
+             _encoder, ("cannot read",)),
+    FileCase("detector_weights_of_an_encoder", lambda d: (d / "yolo.pt").write_bytes(_weights()),
+             lambda d: _yolo(d / "yolo.pt"), ("cannot load YOLO model",)),
+    FileCase("detector_weights_wrong_suffix", lambda d: (d / "yolo.pth").write_bytes(_weights()),
+             lambda d: _yolo(d / "yolo.pth"), ("YOLO model",)),
     # the CH-HNN prior: truncated, or not a prior; the classifier refuses it at start
-    prior = _small_prior(case("_prior") / "prior.pt")
-    for frac in (0.3, 0.9):
-        d = case(f"prior_truncated_{int(frac * 100)}pct")
-        _truncate(prior, d / "prior.pt", frac)
-        out.append((d.name, d, _knowledge(d / "memory.pt", "chhnn", f"{{prior: {d / 'prior.pt'}}}"),
-                    ("prior", "cannot read")))
-    d = case("prior_is_encoder_weights")
-    (d / "prior.pt").write_bytes(efficientnet_lite0_weights().read_bytes())
-    out.append((d.name, d, _knowledge(d / "memory.pt", "chhnn", f"{{prior: {d / 'prior.pt'}}}"),
-                ("not a CH-HNN prior",)))
-    return out
+    *(FileCase(f"prior_truncated_{int(f * 100)}pct", lambda d, f=f: (d / "prior.pt").write_bytes(
+        _truncated(f)(_small_prior_bytes())), _chhnn_with_prior, ("prior", "cannot read")) for f in (0.3, 0.9)),
+    FileCase("prior_is_encoder_weights", lambda d: (d / "prior.pt").write_bytes(_weights()), _chhnn_with_prior,
+             ("not a CH-HNN prior",)),
+)
 
 
-def run_file_checks(work: Path) -> dict[str, Any]:
-    results = {}
-    for name, d, action, words in cases(work):
-        before = snapshot(d)
-        try:
-            action()
-            outcome, message = "accepted", ""
-        except (ValueError, FileNotFoundError) as exc:
-            outcome, message = "clear_error", str(exc)
-        except Exception as exc:  # anything else is a crash with a traceback in a node
-            outcome, message = f"crash ({type(exc).__name__})", str(exc)
-        unchanged = snapshot(d) == before
-        clear = outcome == "clear_error" and all(w in message for w in words)
-        results[name] = {"ok": clear and unchanged, "outcome": outcome, "unchanged": unchanged,
-                         "message": message[:600]}
-    # start_empty_on_error: the bad file is kept aside byte for byte, never overwritten
-    from chhnn_ros.nodes.knowledge import Knowledge
+def run_case(case: FileCase, work: Path) -> dict[str, Any]:
+    """Write the case's bad file into ``work/<name>``, use it, check the error and that nothing changed."""
+    d = work / case.name
+    d.mkdir(parents=True, exist_ok=True)
+    case.make(d)
+    before = snapshot(d)
+    try:
+        case.action(d)
+        outcome, message = "accepted", ""
+    except (ValueError, FileNotFoundError) as exc:
+        outcome, message = "clear_error", str(exc)
+    except Exception as exc:  # anything else is a crash with a traceback in a node
+        outcome, message = f"crash ({type(exc).__name__})", str(exc)
+    unchanged = snapshot(d) == before
+    clear = outcome == "clear_error" and all(w in message for w in case.words)
+    return {"ok": clear and unchanged, "outcome": outcome, "unchanged": unchanged, "message": message[:600]}
+
+
+def check_start_empty(work: Path) -> dict[str, Any]:
+    """start_empty_on_error: the bad file is kept aside byte for byte, never overwritten."""
+    from chhnn_ros.app.knowledge import Knowledge
 
     d = work / "memory_start_empty"
     d.mkdir(parents=True, exist_ok=True)
@@ -146,7 +162,11 @@ def run_file_checks(work: Path) -> dict[str, Any]:
     k = Knowledge("ncm", "", 0, str(d / "memory.pt"), True)
     k.teach("cup", np.ones((3, 4), np.float32), "test")
     kept = [p for p in d.iterdir() if ".corrupt-" in p.name]
-    results["memory_start_empty_keeps_file"] = {
-        "ok": len(kept) == 1 and kept[0].read_bytes() == bad and k.classes() == ["cup"], "outcome": k.notice[:300]}
+    return {"ok": len(kept) == 1 and kept[0].read_bytes() == bad and k.classes() == ["cup"], "outcome": k.notice[:300]}
+
+
+def run_file_checks(work: Path) -> dict[str, Any]:
+    results = {case.name: run_case(case, work) for case in CASES}
+    results["memory_start_empty_keeps_file"] = check_start_empty(work)
     return {"file_cases": results, "file_cases_ok": sum(r["ok"] for r in results.values()),
             "file_cases_total": len(results)}

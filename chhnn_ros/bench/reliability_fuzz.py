@@ -1,7 +1,7 @@
 """Deterministic fuzz messages for the perception graph's inputs (no ROS here).
 
 :func:`generate` returns, for a seed, the same list of :class:`FuzzMsg`
-covering every category of issue 7: on ``teach`` random/huge strings,
+covering every category of bad input a node can meet: on ``teach`` random/huge strings,
 invalid UTF-8 (raw CDR bytes), invalid JSON, wrong types, reserved and
 unknown labels, forgets of unknown labels, floods; on ``image_raw`` zero
 sizes, wrong encodings, step/data mismatches, odd sizes, 1-channel and 16-bit

@@ -9,7 +9,7 @@ the run compares those counters with what was sent.  Those topics keep only
 the newest input (depth-1 QoS, by design: a robot wants the latest frame), so
 an input superseded in the DDS queue before a starved node reads it is never
 seen by the node: messages are paced (80 ms) and ``fuzz_stream_counted_pct``
-reports the share the nodes did count.  Needs rclpy.
+reports the share the nodes did count.
 """
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from chhnn_ros.app import payloads
+from chhnn_ros.bench.graph_checks import valid
 from chhnn_ros.bench.reliability_fuzz import FuzzMsg
-from chhnn_ros.bench.reliability_graph import Graph
-from chhnn_ros.nodes import messages, qos
+from chhnn_ros.graph import Graph
+from chhnn_ros.ros import qos
+from chhnn_ros.ros.conversions import sec_to_stamp
 
 RECEIVER = {"image_raw": "detector", "truth": "detector", "detections": "encoder", "features": "classifier"}
 
@@ -37,11 +39,6 @@ def to_image(spec: dict[str, Any], stamp: Time | None = None) -> Image:
         msg.header.stamp = stamp
     msg.header.frame_id = "fuzz"
     return msg
-
-
-def _now_stamp() -> Time:
-    t = time.time()
-    return Time(sec=int(t), nanosec=int((t % 1) * 1e9))
 
 
 class Sender:
@@ -61,9 +58,9 @@ class Sender:
         if m.raw is not None:
             pub.publish(m.raw)  # serialised bytes: rclpy publishes them as they are
         elif m.image is not None:
-            stamp = _now_stamp()
+            stamp = sec_to_stamp(time.time())
             if m.truth_box is not None:  # a matching ground truth, so the odd image is processed in full
-                self.pubs["truth"].publish(String(data=messages.encode(
+                self.pubs["truth"].publish(String(data=payloads.encode(
                     "truth", stamp, "fuzz", image_size=[m.image["width"], m.image["height"]],
                     detections=[{"box": m.truth_box, "score": 1.0, "class_name": "fuzz", "track_id": 1}])))
             pub.publish(to_image(m.image, stamp))
@@ -114,7 +111,7 @@ def _fuzz_outputs(g: Graph, topic: str, since: float) -> int:
     """Outputs of fuzzed valid inputs (frame_id 'fuzz'): the node processed them."""
     if topic == "objects":  # the classifier's own fuzz (stale features), not the detector's odd images
         return sum(m["frame_id"] == "fuzz_stale" for m in g.probe.messages_of("objects", since))
-    return sum(m["frame_id"] == "fuzz" for m in g.valid(topic, since))
+    return sum(m["frame_id"] == "fuzz" for m in valid(g, topic, since))
 
 
 def run_fuzz(g: Graph, msgs: list[FuzzMsg], pace_s: float = 0.08, teach_timeout: float = 3.0) -> dict[str, Any]:
@@ -128,9 +125,7 @@ def run_fuzz(g: Graph, msgs: list[FuzzMsg], pace_s: float = 0.08, teach_timeout:
         sender.send(m)
         node = RECEIVER[m.topic]
         sent.setdefault(node, {"reject": 0, "accept": 0})[m.expect] += 1
-        end = time.monotonic() + pace_s  # spin_once returns at the first callback: pace by the clock
-        while (left := end - time.monotonic()) > 0:
-            rclpy.spin_once(g.probe, timeout_sec=left)
+        time.sleep(pace_s)
     g.probe.wait_for(lambda: False, 3.0)  # the last frames are processed and reported
     after = g.counters()
     processed = {"detector": _fuzz_outputs(g, "detections", t_start), "classifier": _fuzz_outputs(

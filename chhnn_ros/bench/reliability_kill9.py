@@ -6,12 +6,11 @@ needs no camera/detector/encoder.  Per trial: start the node on the same
 memory file, check it loads and still holds every class whose teach was
 reported ``learned`` on ``teach_status``, then teach new labels while
 ``~/save`` is called back to back, and SIGKILL it after a random delay.
-Needs rclpy initialised (the caller sets the DDS environment).
+The node is started and restarted by the graph runner (:class:`~chhnn_ros.graph.Graph`).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import zlib
@@ -19,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import rclpy
-from builtin_interfaces.msg import Time
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from chhnn_ros.bench.reliability_proc import NodeProc
-from chhnn_ros.nodes import memory, messages, qos
-from chhnn_ros.nodes.probe import Probe
+from chhnn_ros.app import memory_file, payloads
+from chhnn_ros.graph import Graph, NodeProcess
+from chhnn_ros.ros import qos
+from chhnn_ros.ros.conversions import sec_to_stamp
+from chhnn_ros.ros.probe import Probe
 
 NS = "rk"
 
@@ -47,21 +46,20 @@ class Feeder:
 
     def frame(self, label: str) -> None:
         self.seq += 1
-        now = time.time()
         v = centre(label, self.dim) + 0.05 * self.rng.standard_normal(self.dim).astype(np.float32)
         dets = [{"box": [80, 60, 240, 180], "score": 1.0, "class_name": "obj", "track_id": 1}]
-        self.pub.publish(String(data=messages.encode(
-            "features", Time(sec=int(now), nanosec=int((now % 1) * 1e9)), "cam", image_size=[320, 240],
-            encoder="kill9", dim=self.dim, detections=dets, vectors=messages.vectors_to_lists(v[None]))))
+        self.pub.publish(String(data=payloads.encode(
+            "features", sec_to_stamp(time.time()), "cam", image_size=[320, 240],
+            encoder="kill9", dim=self.dim, detections=dets, vectors=payloads.vectors_to_lists(v[None]))))
 
 
-def classifier(log: Path, mem: Path, learner: str, domain: int, samples: int) -> NodeProc:
-    return NodeProc("classifier_node", log, ["-r", f"__ns:=/{NS}", "-p", f"learner:={learner}", "-p",
-                                             f"memory_path:={mem}", "-p", f"teach_samples:={samples}",
-                                             "-p", "teach_timeout:=5.0"], domain)
+def classifier_params(mem: Path, learner: str, samples: int, dim: int) -> dict[str, dict[str, Any]]:
+    """The classifier of a trial: its own memory file, short teaches, no minimum time between samples."""
+    return {"classifier": {"learner": learner, "memory_path": str(mem), "teach_samples": samples,
+                           "teach_timeout": 5.0, "teach_interval": 0.0, "feature_dim": dim}}
 
 
-def list_classes(probe: Probe, node: NodeProc, timeout: float) -> dict | None:
+def list_classes(probe: Probe, node: NodeProcess, timeout: float) -> dict | None:
     """The node's classes once its service answers; None if it died or never answered."""
     end = time.monotonic() + timeout
     while time.monotonic() < end and node.alive():
@@ -77,8 +75,8 @@ def run_kill9(workdir: Path, trials: int, domain: int, seed: int = 0, learner: s
     workdir.mkdir(parents=True, exist_ok=True)
     mem = workdir / "memory.pt"
     rng = random.Random(seed)
-    probe = Probe("reliability_kill9")
-    probe.record(f"/{NS}/teach_status", kind="teach_status")
+    g = Graph(workdir, classifier_params(mem, learner, samples, dim), namespace=NS, nodes=(), domain=domain)
+    probe = g.probe
     feeder = Feeder(probe, dim, seed)
     saver = probe.create_client(Trigger, f"/{NS}/classifier/save")
     completed: set[str] = set()
@@ -90,14 +88,14 @@ def run_kill9(workdir: Path, trials: int, domain: int, seed: int = 0, learner: s
     t_start = time.monotonic()
 
     def statuses(since: float = 0.0) -> list[dict]:
-        return probe.messages_of(f"/{NS}/teach_status", since)
+        return probe.messages_of("teach_status", since)
 
-    def check(node: NodeProc, trial: int) -> bool:
+    def check(node: NodeProcess, trial: int) -> bool:
         # the memory file itself must load (outside the node too) and hold every completed class
         ok = True
         try:
-            payload = memory.load(mem)
-        except memory.MemoryFileError as exc:
+            payload = memory_file.load(mem)
+        except memory_file.MemoryFileError as exc:
             log(f"kill9 trial {trial}: memory file does not load: {exc}")
             payload, ok = None, False
         got = list_classes(probe, node, 60.0)
@@ -117,7 +115,7 @@ def run_kill9(workdir: Path, trials: int, domain: int, seed: int = 0, learner: s
         return ok
 
     for trial in range(trials + 1):  # the last start only checks
-        node = classifier(workdir / f"classifier_{trial}.log", mem, learner, domain, samples)
+        node = g.start_node("classifier")
         if not check(node, trial):
             node.kill9()
             break
@@ -153,7 +151,7 @@ def run_kill9(workdir: Path, trials: int, domain: int, seed: int = 0, learner: s
                 save_future = saver.call_async(Trigger.Request())
                 result["saves_called"] += 1
             feeder.frame(label)
-            rclpy.spin_once(probe, timeout_sec=0.02)
+            time.sleep(0.02)
         last = [s for s in statuses(t_teach) if s["label"] == label]
         phase = "idle" if not last or last[-1]["state"] != "collecting" else \
             "learning_or_saving" if last[-1]["collected"] >= last[-1]["needed"] > 0 else "collecting"
@@ -170,20 +168,5 @@ def run_kill9(workdir: Path, trials: int, domain: int, seed: int = 0, learner: s
     result["teach_s_median"] = round(float(np.median(durations)), 2) if durations else None
     leftovers = [p.name for p in workdir.glob(".memory.pt.*.tmp")]
     result["temp_files_left"] = len(leftovers)
-    probe.destroy_node()
+    g.stop()
     return result
-
-
-if __name__ == "__main__":  # a quick manual run
-    import sys
-    import tempfile
-
-    from chhnn_ros.bench.reliability_proc import pick_domain, set_ros_env
-
-    set_ros_env(pick_domain(0))
-    rclpy.init()
-    with tempfile.TemporaryDirectory() as d:
-        r = run_kill9(Path(d), int(sys.argv[1]) if len(sys.argv) > 1 else 3, int(__import__("os").environ[
-            "ROS_DOMAIN_ID"]), learner=sys.argv[2] if len(sys.argv) > 2 else "ncm")
-    print(json.dumps(r, indent=1))
-    rclpy.shutdown()

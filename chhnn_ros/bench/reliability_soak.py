@@ -3,8 +3,8 @@
 
 RSS growth is measured from the end of the warm-up (imports, first teaches,
 allocator pools settle) to the end of the run, per node; errors are the
-ERROR/FATAL lines and tracebacks the nodes logged during the soak.  Needs
-rclpy and a started :class:`~chhnn_ros.bench.reliability_graph.Graph`.
+ERROR/FATAL lines and tracebacks the nodes logged during the soak, in a
+running :class:`~chhnn_ros.graph.Graph`.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chhnn_ros.bench.reliability_graph import Graph
+from chhnn_ros.bench.graph_checks import teach_visible
+from chhnn_ros.graph import ERROR_RE, Graph
 
 
 def run_soak(g: Graph, minutes: float, warmup_frac: float = 0.3, teach_every_s: float = 60.0,
              sample_every_s: float = 5.0, log=print) -> dict[str, Any]:
     total = 60.0 * minutes
     warmup = warmup_frac * total
-    for p in g.procs.values():  # only what is logged from now on counts
-        p.log_offset = len(p.text())
+    start = {n: len(p.text()) for n, p in g.procs.items()}  # only what is logged from now on counts
     t0 = time.monotonic()
     n_objects, last_count = 0, t0
     samples: list[tuple[float, dict[str, float]]] = []
@@ -29,7 +29,7 @@ def run_soak(g: Graph, minutes: float, warmup_frac: float = 0.3, teach_every_s: 
     while (now := time.monotonic()) - t0 < total:
         if now >= next_teach:
             label = f"soak{k}"
-            s = g.teach_visible(label, timeout=min(90.0, total))
+            s = teach_visible(g, label, timeout=min(90.0, total))
             teaches.append({"label": label, "t_s": round(now - t0, 1),
                             "state": s["state"] if s else "no answer"})
             k, next_teach = k + 1, now + teach_every_s
@@ -45,7 +45,7 @@ def run_soak(g: Graph, minutes: float, warmup_frac: float = 0.3, teach_every_s: 
     base = next((s for t, s in samples if t >= warmup), samples[0][1])
     end = samples[-1][1]
     growth = {n: round(100.0 * (end[n] - base[n]) / base[n], 2) for n in base if base[n] > 0}
-    errors = {n: [ln[:300] for ln in p.text()[p.log_offset:].splitlines() if _is_error(ln)]
+    errors = {n: [ln[:300] for ln in p.text()[start[n]:].splitlines() if ERROR_RE.match(ln)]
               for n, p in g.procs.items()}
     n_objects += len(g.probe.messages_of("objects", last_count))
     return {
@@ -64,9 +64,3 @@ def run_soak(g: Graph, minutes: float, warmup_frac: float = 0.3, teach_every_s: 
         "log_error_lines": {n: v[:5] for n, v in errors.items() if v},
         "alive": g.alive(),
     }
-
-
-def _is_error(line: str) -> bool:
-    from chhnn_ros.bench.reliability_proc import ERROR_RE
-
-    return bool(ERROR_RE.match(line))

@@ -23,6 +23,7 @@ import numpy as np
 
 from chhnn_ros.bench import metrics
 from chhnn_ros.bench.protocol import SeedRun
+from chhnn_ros.files import atomic_write_bytes
 
 TABLE_COLUMNS = (
     ("final_acc", "final acc", 1),
@@ -36,14 +37,14 @@ TABLE_COLUMNS = (
 )
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     """NaN/inf → null, numpy → python, recursively."""
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
+        return jsonable(v.tolist())
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
@@ -62,20 +63,24 @@ def _cpu_name() -> str:
 
 
 def machine_info() -> dict[str, Any]:
+    """The machine a benchmark ran on (every results file records it)."""
     info: dict[str, Any] = {
         "cpu": _cpu_name(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "platform": platform.platform(),
+        "load_avg_start": list(os.getloadavg()),
     }
-    try:
+    for name in ("torch", "onnxruntime"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            info[name] = None
+    if info["torch"]:
         import torch
 
-        info["torch"] = torch.__version__
         info["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-        info["torch"] = None
     return info
 
 
@@ -102,14 +107,11 @@ def build_report(stream_name: str, scenario: str, frontend: str, protocol: dict[
         "methods": {name: method_summary(r) for name, r in runs.items()},
         "skipped": dict(skipped),
     }
-    return _jsonable(report)
+    return jsonable(report)
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(report), indent=1, allow_nan=False))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, json.dumps(jsonable(report), indent=1, allow_nan=False).encode())
 
 
 def _fmt(mean: Any, std: Any, digits: int) -> str:

@@ -125,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from chhnn_ros.bench.cli import _resolve_methods
-    from chhnn_ros.bench.frontends import efficientnet
+    from chhnn_ros.perception.frontends import efficientnet
     from chhnn_ros.sim.objects import DEFAULT_OBJECTS, check_objects
 
     n_train = args.train_per_class or (20 if args.quick else 40)

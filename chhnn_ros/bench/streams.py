@@ -8,7 +8,7 @@ new fixed pixel permutation (domain-IL: labels are shared across steps).
 
 Everything is deterministic given ``data_seed`` (sub-sampling, the optional
 class-order shuffle, the permutations).  Images stay uint8 here; the
-front-end (:mod:`chhnn_ros.bench.frontends`) turns them into features.
+front-end (:mod:`chhnn_ros.perception.frontends`) turns them into features.
 """
 
 from __future__ import annotations

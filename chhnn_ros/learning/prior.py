@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from chhnn_ros.files import atomic_write_bytes
 
 PRIOR_FORMAT = 1
 
@@ -181,22 +181,10 @@ def prior_from_state(state: Any) -> MaskPrior:
 
 
 def save_prior(prior: MaskPrior, path: str | Path, trained_on: dict[str, Any] | None = None) -> None:
-    """Atomic write: temp file in the same directory, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Atomic write (:func:`chhnn_ros.files.atomic_write`): readers never see half a prior."""
     buf = io.BytesIO()
     torch.save(prior_to_state(prior, trained_on), buf)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a prior is a shareable data file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_prior(path: str | Path) -> MaskPrior:

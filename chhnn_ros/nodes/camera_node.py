@@ -2,7 +2,7 @@
 source (sim, device, video, folder), stamped with the frame's capture time.
 
 With ``source: sim`` it also publishes the ground-truth boxes on ``truth``
-(JSON, same stamp) for the groundtruth detector, and offers ``~/randomize``
+(same stamp) for the groundtruth detector, and offers ``~/randomize``
 (std_srvs/Trigger) to re-randomise the scene for fresh views.
 """
 
@@ -10,62 +10,31 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
+from typing import Any
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
-from chhnn_ros.nodes import diagnostics, messages, qos
-from chhnn_ros.nodes.conversions import array_to_image, sec_to_stamp
-from chhnn_ros.nodes.runtime import main_for
-from chhnn_ros.params import declare
-from chhnn_ros.perception.source_wrappers import CachedSource, ProcessSource
-from chhnn_ros.perception.sources import make_source
-
-STAMP_SKEW_S = 3600.0
-
-
-def open_source(p: dict):
-    """The camera's frame source; the sim renders in a child process and/or is cached (parameters)."""
-    kw = source_kwargs(p)
-    if p["source"] != "sim":
-        return make_source(p["source"], **kw)
-    if p["sim_cache"] > 0:
-        return CachedSource(make_source("sim", **kw), p["sim_cache"])
-    return ProcessSource("sim", kw) if p["sim_process"] else make_source("sim", **kw)
+from chhnn_ros.app import payloads
+from chhnn_ros.app.capture import CaptureLoop, frame_stamp
+from chhnn_ros.app.factories import open_source
+from chhnn_ros.app.stats import describe
+from chhnn_ros.perception.types import Frame
+from chhnn_ros.ros import qos
+from chhnn_ros.ros.conversions import array_to_image, camera_info, sec_to_stamp
+from chhnn_ros.ros.node_base import ChhnnNode
+from chhnn_ros.ros.runtime import main_for
 
 
-def source_kwargs(p: dict) -> dict:
-    """Camera parameters → keyword arguments of ``make_source``."""
-    kind = p["source"]
-    if kind == "sim":
-        kw = {"width": p["width"], "height": p["height"], "seed": p["seed"], "rate": p["rate"],
-              "frame_id": p["frame_id"], "n_objects": p["sim_n_objects"], "reset_every": p["sim_reset_every"]}
-        if p["sim_robot"]:
-            kw["robot"] = p["sim_robot"]
-        if p["sim_objects"]:
-            kw["objects"] = [s.strip() for s in p["sim_objects"].split(",") if s.strip()]
-        return kw
-    if kind == "device":
-        return {"device": p["device_index"], "width": p["width"], "height": p["height"], "frame_id": p["frame_id"]}
-    if not p["source_path"]:
-        raise ValueError(f"source {kind!r} needs the source_path parameter")
-    kw = {"path": p["source_path"], "loop": p["loop"], "frame_id": p["frame_id"]}
-    return {**kw, "fps": p["rate"]} if kind == "folder" else kw
-
-
-class CameraNode(Node):
-    def __init__(self, **kwargs) -> None:
+class CameraNode(ChhnnNode):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("camera", **kwargs)
-        p = self.p = declare(self, "camera")
-        if p["rate"] <= 0:
-            raise ValueError(f"rate must be > 0 Hz, got {p['rate']}")
+        p = self.p
         self.source = open_source(p)
+        self.on_close(self._close_source)
         self.source_lock = threading.Lock()
-        self.stats = diagnostics.Stats()
         self.pub_image = self.create_publisher(Image, "image_raw", qos.image_qos(p["image_reliability"]),
                                                event_callbacks=qos.pub_events(self, "image_raw"))
         self.pub_info = self.create_publisher(CameraInfo, "camera_info", qos.image_qos(p["image_reliability"]))
@@ -78,16 +47,25 @@ class CameraNode(Node):
             # (multi-threaded executor); source_lock serialises it with the capture thread.
             self.create_service(Trigger, "~/randomize", self._on_randomize,
                                 callback_group=MutuallyExclusiveCallbackGroup())
-        self.pub_diag = self.create_publisher(diagnostics.DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(1.0, lambda: diagnostics.publish(self, self.pub_diag, self.stats, {"source": p["source"]}))
-        self.ended = False
-        self._halt = threading.Event()
-        self.capture = threading.Thread(target=self._capture_loop, args=(1.0 / p["rate"],), name="capture",
-                                        daemon=True)
+        self.capture = CaptureLoop(self._read, self._publish, p["rate"], self._on_read_error, self._on_end)
+        self.on_close(self.capture.stop)
         self.capture.start()
         self.get_logger().info(f"publishing {p['source']} frames at {p['rate']:g} Hz on {self.pub_image.topic_name}")
 
-    def _on_randomize(self, _req, resp):
+    def apply_param(self, name: str, value: Any) -> None:
+        if name == "rate":
+            self.capture.rate = value
+
+    def diagnostic_values(self) -> dict[str, Any]:
+        return {"source": self.p["source"]}
+
+    def stop_capture(self) -> None:
+        self.capture.stop()
+
+    def _close_source(self) -> None:
+        self.source.close()  # ends a ProcessSource's child
+
+    def _on_randomize(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
         try:
             with self.source_lock:
                 self.scene.reset()  # new layout, yaw and lighting
@@ -96,77 +74,34 @@ class CameraNode(Node):
             resp.success, resp.message = False, f"randomize failed: {exc}"
         return resp
 
-    def _capture_loop(self, period: float) -> None:
-        """Read and publish at ``rate`` Hz in this thread, not in an executor callback: a camera
-        read or a sim render blocks for tens of ms, which in a single-threaded executor (the
-        events executor of the one-process bringup) would hold up every node's callbacks."""
-        next_t = time.monotonic()
-        while not self._halt.is_set():
-            try:
-                self._tick()
-            except Exception as exc:  # e.g. publishing while the context shuts down
-                if self._halt.is_set() or not self.context.ok():
-                    return
-                self.get_logger().error(f"frame not published: {exc}", throttle_duration_sec=5.0)
-            next_t += period
-            if next_t < time.monotonic():  # behind (slow source): skip missed ticks, as a timer does
-                next_t = time.monotonic()
-            self._halt.wait(next_t - time.monotonic())
-
-    def stop_capture(self) -> None:
-        self._halt.set()
-        self.capture.join(timeout=10.0)
-
-    def _tick(self) -> None:
-        try:
-            with self.source_lock:
-                frame = self.source.read()
-        except Exception as exc:
-            why = diagnostics.describe(exc)  # e.g. EOFError: a source's child process ended
-            self.stats.error(why)
-            self.get_logger().error(f"frame source failed: {why}", throttle_duration_sec=5.0)
-            return
+    def _read(self) -> Frame | None:
+        with self.source_lock:
+            frame = self.source.read()
         self.stats.input()
-        if frame is None:
-            if not self.ended:
-                self.get_logger().warning("frame source ended (set loop: true to restart videos/folders)")
-                self.ended = True
+        return frame
+
+    def _on_read_error(self, exc: BaseException) -> None:
+        if not self.context.ok():
             return
-        # The frame's own capture time when it is on the node's clock (camera, sim); a video's
-        # position in seconds is not, so such frames are stamped on arrival.
-        now = self.get_clock().now()
-        absolute = abs(frame.stamp - now.nanoseconds * 1e-9) < STAMP_SKEW_S
-        stamp = sec_to_stamp(frame.stamp) if absolute else now.to_msg()
+        why = describe(exc)  # e.g. EOFError: a source's child process ended
+        self.stats.error(why)
+        self.get_logger().error(f"frame source failed: {why}", throttle_duration_sec=5.0)
+
+    def _on_end(self) -> None:
+        self.get_logger().warning("frame source ended (set loop: true to restart videos/folders)")
+
+    def _publish(self, frame: Frame) -> None:
+        stamp = sec_to_stamp(frame_stamp(frame.stamp, self.get_clock().now().nanoseconds * 1e-9))
         fid = self.p["frame_id"] or frame.frame_id
         if self.pub_truth is not None:  # before the image, so the detector rarely has to wait for it
             h, w = frame.image.shape[:2]
-            dets = [messages.detection_to_dict(d) for d in frame.truth]
-            self.pub_truth.publish(String(data=messages.encode("truth", stamp, fid, image_size=[w, h],
-                                                               detections=dets)))
+            self.pub_truth.publish(String(data=payloads.encode(
+                "truth", stamp, fid, image_size=[w, h],
+                detections=[payloads.detection_to_dict(d) for d in frame.truth])))
         img = array_to_image(frame.image, "rgb8", stamp, fid)
         self.pub_image.publish(img)
         self.pub_info.publish(camera_info(img))
         self.stats.output()
-
-    def destroy_node(self) -> None:
-        self.stop_capture()
-        try:
-            self.source.close()  # ends a ProcessSource's child
-        except Exception as exc:
-            self.get_logger().warning(f"closing the frame source failed: {exc}")
-        super().destroy_node()
-
-
-def camera_info(img: Image) -> CameraInfo:
-    """A pinhole model with a 60° horizontal field of view (sources carry no calibration)."""
-    info = CameraInfo(header=img.header, width=img.width, height=img.height, distortion_model="plumb_bob")
-    f = img.width / (2 * 0.5773502691896258)  # tan(30°)
-    cx, cy = img.width / 2, img.height / 2
-    info.d = [0.0] * 5
-    info.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
-    return info
 
 
 def main(args: list[str] | None = None) -> int:

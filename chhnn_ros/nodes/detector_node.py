@@ -1,97 +1,72 @@
-"""detector: ``image_raw`` → ``detections`` (JSON) [+ ``crops`` (Image mosaic)].
+"""detector: ``image_raw`` → ``detections`` [+ ``crops`` (Image mosaic)].
 
 ``detections`` carries the kept boxes (min_size, clipped with crop_pad) and the
-crop geometry (``crop_size``, ``crop_pad``), so the encoder can cut the same
+crop geometry (``crop_size``, ``crop_pad``), so the encoder cuts the same
 crops from ``image_raw`` itself (its default).  The ``crops`` mosaic is
 rendered only while someone subscribes (an encoder with ``crop_source:
 crops``, e.g. on another machine): one rgb8 Image per frame, the N square
-crops (``crop_size`` px) stacked vertically (height N*crop_size), with the
-same header as the ``detections`` JSON whose i-th box is the i-th crop.
-Images are taken best-effort, depth 1, into a one-slot worker so stale
-frames are dropped, never queued.  With ``detector: groundtruth`` the sim's
-boxes come from ``truth`` (matched by stamp).  ``~/debug_image`` (boxes
-drawn) is rendered only when someone subscribes.
+crops stacked vertically, with the same header as ``detections``.  Images
+are taken best-effort, depth 1, into a one-slot worker so stale frames are
+dropped, never queued.  With ``detector: groundtruth`` the sim's boxes come
+from ``truth`` (matched by stamp).  ``~/debug_image`` (boxes drawn) is
+rendered only when someone subscribes.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
-from collections import OrderedDict
+from typing import Any
 
-import cv2
-import numpy as np
-from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from chhnn_ros.nodes import diagnostics, messages, qos
-from chhnn_ros.nodes.conversions import array_to_image, image_to_rgb8, stamp_to_sec
-from chhnn_ros.nodes.runtime import main_for
-from chhnn_ros.nodes.worker import LatestWorker
-from chhnn_ros.params import declare
-from chhnn_ros.perception.crops import crop_detections, kept_detections
-from chhnn_ros.perception.detectors import make_detector
+from chhnn_ros.app import payloads
+from chhnn_ros.app.factories import apply_detector_param, open_detector
+from chhnn_ros.app.stages import CropGeometry, DetectStage
+from chhnn_ros.app.truth_cache import TruthCache
+from chhnn_ros.app.worker import LatestWorker
+from chhnn_ros.perception.drawing import draw_boxes
 from chhnn_ros.perception.types import Frame
+from chhnn_ros.ros import qos
+from chhnn_ros.ros.conversions import array_to_image, image_to_rgb8, stamp_to_sec
+from chhnn_ros.ros.node_base import ChhnnNode
+from chhnn_ros.ros.runtime import main_for
 
 TRUTH_WAIT_S = 1.0  # truth and image travel separately: wait this long for the matching truth
 
 
-def detector_kwargs(p: dict) -> dict:
-    """Detector parameters → keyword arguments of ``make_detector``."""
-    if p["detector"] == "groundtruth":
-        return {}
-    kw = {"conf": p["threshold"], "max_det": p["max_det"]}
-    if p["detector"] == "yolo":
-        kw.update(device=p["device"], track=p["track"], **({"model": p["model"]} if p["model"] else {}))
-    return kw
-
-
-class DetectorNode(Node):
-    def __init__(self, **kwargs) -> None:
+class DetectorNode(ChhnnNode):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("detector", **kwargs)
-        p = self.p = declare(self, "detector")
-        self.detector = make_detector(p["detector"], **detector_kwargs(p))
-        self.stats = diagnostics.Stats()
-        self._on_error = diagnostics.skip_handler(self, self.stats, "frame")
+        p = self.p
+        self.stage = DetectStage(open_detector(p), CropGeometry.from_params(p))
         self.pub_dets = self.create_publisher(String, "detections", qos.latest_qos())
         # reliable: a 5-crop mosaic (750 KB) would be dropped best-effort by default Fast DDS
         self.pub_crops = self.create_publisher(Image, "crops", qos.latest_qos())
         self.pub_debug = self.create_publisher(Image, "~/debug_image", qos.image_qos("best_effort"))
-        self.pub_diag = self.create_publisher(diagnostics.DiagnosticArray, "/diagnostics", 10)
-        self.truth: OrderedDict[float, list] = OrderedDict()
-        self.truth_cv = threading.Condition()
+        self.truth = TruthCache()
         if p["detector"] == "groundtruth":
             self.create_subscription(String, "truth", self._on_truth, qos.result_qos())
-        self.worker = LatestWorker(self._process, self._on_error, "detector")
+        self.worker = LatestWorker(self._process, self.on_error, "detector")
+        self.on_close(self.worker.stop)
         self.create_subscription(Image, "image_raw", self.worker.put, qos.image_qos(p["image_reliability"]),
                                  event_callbacks=qos.sub_events(self, "image_raw", "image_reliability"))
-        self.create_timer(1.0, lambda: diagnostics.publish(
-            self, self.pub_diag, self.stats, {"detector": p["detector"], "dropped_frames": self.worker.dropped}))
+
+    def apply_param(self, name: str, value: Any) -> None:
+        apply_detector_param(self.stage.detector, name, value)
+        if name == "min_size":
+            self.stage.geometry = CropGeometry.from_params(self.p)
+
+    def diagnostic_values(self) -> dict[str, Any]:
+        return {"detector": self.p["detector"], "dropped_frames": self.worker.dropped}
 
     def _on_truth(self, msg: String) -> None:
         try:
-            payload = messages.decode(msg.data, "truth")
+            payload = payloads.decode(msg.data, "truth")
         except ValueError as exc:
-            self._on_error(exc)
+            self.on_error(exc)
             return
-        t = payload["stamp"]["sec"] + payload["stamp"]["nanosec"] * 1e-9
-        with self.truth_cv:
-            self.truth[t] = payload["detections"]
-            while len(self.truth) > 50:
-                self.truth.popitem(last=False)
-            self.truth_cv.notify_all()
-
-    def _truth_for(self, t: float) -> list | None:
-        tol = self.p["truth_tolerance"]
-
-        def find():
-            best = min(self.truth, key=lambda k: abs(k - t), default=None)
-            return self.truth[best] if best is not None and abs(best - t) <= tol else None
-
-        with self.truth_cv:
-            self.truth_cv.wait_for(lambda: find() is not None, timeout=TRUTH_WAIT_S)
-            return find()
+        self.truth.add(payloads.stamp_sec(payload), payload["detections"])
 
     def _process(self, msg: Image) -> None:
         self.stats.input()
@@ -99,43 +74,24 @@ class DetectorNode(Node):
         t = stamp_to_sec(msg.header.stamp)
         frame = Frame(rgb, t, msg.header.frame_id)
         if self.p["detector"] == "groundtruth":
-            truth = self._truth_for(t)
+            truth = self.truth.get(t, self.p["truth_tolerance"], TRUTH_WAIT_S)
             if truth is None:
                 raise ValueError(f"no ground truth within {self.p['truth_tolerance']} s of frame {t:.3f}: is the "
                                  "camera a sim with publish_truth, and is 'truth' remapped like image_raw?")
             frame.truth = truth
-        dets = self.detector.detect(frame)
-        p, hdr = self.p, msg.header
+        kept = self.stage.detect(frame)
+        hdr, g = msg.header, self.stage.geometry
         # The crop mosaic only if someone takes it (an encoder with crop_source: crops): by default
-        # the encoder cuts the same crops from image_raw itself, which saves a 0.9 MB hop per frame.
-        if self.pub_crops.get_subscription_count() > 0:
-            crops, kept = crop_detections(rgb, dets, size=p["crop_size"], pad=p["crop_pad"], min_size=p["min_size"])
-            if kept:
-                mosaic = np.ascontiguousarray(np.concatenate(list(crops), axis=0))
-                self.pub_crops.publish(array_to_image(mosaic, "rgb8", hdr.stamp, hdr.frame_id))
-        else:
-            kept = kept_detections(rgb.shape, dets, pad=p["crop_pad"], min_size=p["min_size"])
+        # the encoder cuts the same crops from image_raw itself, which saves a pixel hop per frame.
+        if self.pub_crops.get_subscription_count() > 0 and (mosaic := self.stage.mosaic(rgb, kept)) is not None:
+            self.pub_crops.publish(array_to_image(mosaic, "rgb8", hdr.stamp, hdr.frame_id))
         h, w = rgb.shape[:2]
-        self.pub_dets.publish(String(data=messages.encode(
-            "detections", hdr.stamp, hdr.frame_id, image_size=[w, h], crop_size=p["crop_size"],
-            crop_pad=p["crop_pad"], detections=[messages.detection_to_dict(d) for d in kept])))
+        self.pub_dets.publish(String(data=payloads.encode(
+            "detections", hdr.stamp, hdr.frame_id, image_size=[w, h], crop_size=g.size, crop_pad=g.pad,
+            detections=[payloads.detection_to_dict(d) for d in kept])))
         self.stats.output(self.get_clock().now().nanoseconds * 1e-9 - t)
         if self.pub_debug.get_subscription_count() > 0:
-            self.pub_debug.publish(array_to_image(draw(rgb, kept), "rgb8", hdr.stamp, hdr.frame_id))
-
-    def destroy_node(self) -> None:
-        self.worker.stop()
-        super().destroy_node()
-
-
-def draw(rgb: np.ndarray, dets: list, labels: list[str] | None = None) -> np.ndarray:
-    out = rgb.copy()
-    for i, d in enumerate(dets):
-        p1, p2 = (int(d.x1), int(d.y1)), (int(d.x2), int(d.y2))
-        cv2.rectangle(out, p1, p2, (0, 255, 0), 2)
-        text = labels[i] if labels else f"{d.class_name} {d.score:.2f}"
-        cv2.putText(out, text, (p1[0], max(12, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 0), 1)
-    return out
+            self.pub_debug.publish(array_to_image(draw_boxes(rgb, kept), "rgb8", hdr.stamp, hdr.frame_id))
 
 
 def main(args: list[str] | None = None) -> int:

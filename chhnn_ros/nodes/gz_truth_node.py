@@ -9,8 +9,9 @@ import sys
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from chhnn_ros.nodes import messages, qos
-from chhnn_ros.nodes.runtime import main_for
+from chhnn_ros.app import payloads
+from chhnn_ros.ros import qos
+from chhnn_ros.ros.runtime import main_for
 from chhnn_ros.sim.gz_truth import truth_detections
 
 
@@ -26,8 +27,8 @@ class GzTruthNode(Node):
     def _on_boxes(self, msg) -> None:
         boxes = [(d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.size_x, d.bbox.size_y,
                   d.results[0].hypothesis.class_id if d.results else d.id) for d in msg.detections]
-        dets = [messages.detection_to_dict(d) for d in truth_detections(boxes)]
-        self.pub.publish(String(data=messages.encode("truth", msg.header.stamp, msg.header.frame_id,
+        dets = [payloads.detection_to_dict(d) for d in truth_detections(boxes)]
+        self.pub.publish(String(data=payloads.encode("truth", msg.header.stamp, msg.header.frame_id,
                                                      detections=dets)))
 
 

@@ -6,6 +6,7 @@ a one-process bringup) and a cache of pre-rendered frames.  No rclpy here.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import socket
@@ -27,8 +28,10 @@ def _serve(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(fd)
-    kind, kw = conn.recv()
+    module, kind, kw = conn.recv()
     try:
+        if module:
+            importlib.import_module(module)  # registers the source kind in this process
         src = make_source(kind, **kw)
     except Exception as exc:
         conn.send((False, str(exc)))
@@ -51,16 +54,17 @@ def _serve(fd: int) -> None:
 class ProcessSource:
     """A frame source in a child process, rendering on request.
 
-    PyBullet keeps the GIL for the whole ~85 ms of a 640x480 render, which
-    in a one-process bringup stalls the detector, encoder and classifier; in
-    a child process the camera thread waits on a pipe without the GIL.  No
-    frame is rendered ahead: that would render the next frame while the
-    pipeline works on this one, competing with it for the CPU (measured:
-    higher latency on 2 cores).  The child is a plain ``python -c`` (not
+    PyBullet keeps the GIL for the whole of a render (tens of milliseconds at
+    640x480), which in a one-process bringup stalls the detector, encoder and
+    classifier; in a child process the camera thread waits on a pipe without
+    the GIL.  No frame is rendered ahead: that would render the next frame
+    while the pipeline works on this one, competing with it for the CPU (a
+    higher latency on a machine with few cores; docs/results/perf.md).  The child is a plain ``python -c`` (not
     multiprocessing's spawn, which re-imports the parent's main script).
     """
 
-    def __init__(self, kind: str, kw: dict) -> None:
+    def __init__(self, kind: str, kw: dict, module: str = "") -> None:
+        """``module``: imported in the child first (the module that registers ``kind``)."""
         mine, theirs = socket.socketpair()
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
@@ -69,7 +73,7 @@ class ProcessSource:
                                       pass_fds=[theirs.fileno()], env=env)
         theirs.close()
         self._conn = Connection(mine.detach())
-        self._conn.send((kind, kw))
+        self._conn.send((module, kind, kw))
         try:
             ok, value = self._conn.recv()
         except EOFError:

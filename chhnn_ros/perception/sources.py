@@ -1,4 +1,4 @@
-"""Frame sources: camera device, video file, image folder, or the PyBullet simulator.
+"""Frame sources: camera device, video file, image folder, and a registry other frame sources join.
 
 Every source yields ``Frame`` objects holding RGB uint8 (H, W, 3) images (OpenCV's BGR is
 converted here, once, so nothing downstream has to guess the channel order).
@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,27 +157,26 @@ class FolderSource(FrameSource):
         return None
 
 
-class SimSource(FrameSource):
-    """Frames rendered by ``chhnn_ros.sim.scene.SimScene`` (with ground-truth boxes in ``truth``)."""
+#: kind → factory; other packages add theirs with :func:`register_source` (the simulator registers
+#: ``sim`` from :mod:`chhnn_ros.sim.source`, so this module never imports the simulator).
+_FACTORIES: dict[str, Callable[..., FrameSource]] = {}
 
-    def __init__(self, **kw: Any) -> None:
-        from chhnn_ros.sim.scene import SimScene  # lazy: pybullet is only needed for the simulator
 
-        self.scene = SimScene(**kw)
-
-    def read(self) -> Frame | None:
-        return self.scene.render()
-
-    def close(self) -> None:
-        self.scene.close()
+def register_source(kind: str, factory: Callable[..., FrameSource]) -> None:
+    _FACTORIES[kind] = factory
 
 
 def make_source(kind: str, **kw: Any) -> FrameSource:
     """Open a frame source.
 
-    ``device`` (device, width, height), ``video`` (path, loop), ``folder`` (path, loop, fps), ``sim`` (SimScene kw).
+    ``device`` (device, width, height), ``video`` (path, loop), ``folder`` (path, loop, fps), and
+    the registered ones (``sim``: SimScene keywords, once :mod:`chhnn_ros.sim.source` is imported).
     """
-    factories = {"device": DeviceSource, "video": VideoSource, "folder": FolderSource, "sim": SimSource}
-    if kind not in factories:
-        raise SourceError(f"unknown source kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
-    return factories[kind](**kw)
+    if kind not in _FACTORIES:
+        raise SourceError(f"unknown source kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}"
+                          + ("" if kind not in SOURCE_KINDS else f" (import the module that registers {kind!r})"))
+    return _FACTORIES[kind](**kw)
+
+
+for _kind, _factory in (("device", DeviceSource), ("video", VideoSource), ("folder", FolderSource)):
+    register_source(_kind, _factory)

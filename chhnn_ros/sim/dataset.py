@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from chhnn_ros.files import atomic_write
 from chhnn_ros.sim.objects import DEFAULT_OBJECTS, check_objects
 from chhnn_ros.sim.views import VIEWPOINTS, render_object_views
 
@@ -57,14 +57,5 @@ def sim_object_images(objects: list[str] | None = None, n_train: int = 60, n_tes
         "y_test": np.repeat(np.asarray(objects, dtype=str), n_test),
     }
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Atomic write: concurrent benchmark runs never read a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez_compressed(f, **data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda f: np.savez_compressed(f, **data))  # concurrent runs never read half a file
     return data

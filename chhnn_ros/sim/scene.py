@@ -22,6 +22,8 @@ from chhnn_ros.sim.robots import ArmRobot, CameraPose, Robot, check_robot, make_
 
 PHYSICS_DT = 1.0 / 240.0
 _MIN_SEPARATION = 0.2  # metres between object centres so boxes rarely merge
+MOTIONS = ("none", "turn")
+TURN_PERIOD_S = 12.0  # motion "turn": every object turns once around its vertical axis in this much sim time
 
 
 def random_light(rng: np.random.Generator) -> dict[str, object]:
@@ -68,8 +70,10 @@ class SimScene:
     def __init__(self, robot: str = "a1", objects: Sequence[str] | None = None, width: int = 320, height: int = 240,
                  fov: float = 60.0, seed: int = 0, randomize: bool = True, frame_id: str = "camera",
                  n_objects: int = 4, rate: float = 30.0, min_pixels: int = 30, reset_every: int = 0,
-                 arm_camera: str = "fixed") -> None:
+                 arm_camera: str = "fixed", motion: str = "none") -> None:
         check_robot(robot)
+        if motion not in MOTIONS:
+            raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
         if width < 16 or height < 16 or width > 4096 or height > 4096:
             raise ValueError(f"width/height must be in [16, 4096], got {width}x{height}")
         if not 5.0 <= fov <= 170.0:
@@ -85,6 +89,7 @@ class SimScene:
         self.width, self.height, self.fov = int(width), int(height), float(fov)
         self.randomize, self.frame_id, self.rate = randomize, frame_id, float(rate)
         self.min_pixels, self.reset_every = int(min_pixels), int(reset_every)
+        self.motion = motion
         self.seed = int(seed)
         self.time = 0.0
         self._renders = 0
@@ -167,6 +172,8 @@ class SimScene:
         """Like :meth:`render` but also returns the body-id mask (H, W) int64 (-1 = background)."""
         if self.reset_every > 0 and self._renders > 0 and self._renders % self.reset_every == 0:
             self.reset()
+        if self.motion == "turn" and self._renders > 0:
+            self.turn_objects(2 * math.pi / (TURN_PERIOD_S * self.rate))
         eye, target, up = self.camera_pose()
         view = p.computeViewMatrix(eye, target, up)
         _, _, rgba, _, seg = p.getCameraImage(self.width, self.height, view, self._proj,
@@ -179,6 +186,15 @@ class SimScene:
         self.time += 1.0 / self.rate
         self._renders += 1
         return frame, seg
+
+    def turn_objects(self, angle: float) -> None:
+        """Turn every object by ``angle`` radians about its vertical axis, in place (a turntable): the
+        camera sees other sides of it while its box barely moves."""
+        for body in self.bodies:
+            pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+            turn = p.getQuaternionFromEuler([0.0, 0.0, angle])
+            _, orn = p.multiplyTransforms([0, 0, 0], turn, [0, 0, 0], orn)
+            p.resetBasePositionAndOrientation(body, pos, orn, physicsClientId=self.client)
 
     # --- physics / lifetime -----------------------------------------------------------------------------------
     def step(self, n: int = 1) -> None:

@@ -9,14 +9,13 @@ padding likewise beats symmetric padding (0.78 vs 0.67), see ``efficientnet_lite
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from chhnn_ros.perception.encoders.base import Encoder
-from chhnn_ros.perception.encoders.efficientnet_lite import FEATURE_DIM, INPUT_SIZE, EfficientNetLite0
-from chhnn_ros.perception.weights import efficientnet_lite0_weights, resolve_device
+from chhnn_ros.perception.encoders.efficientnet_lite import FEATURE_DIM, INPUT_SIZE, load_efficientnet_lite0
+from chhnn_ros.perception.weights import resolve_device
 
 MEAN, STD = 0.5, 0.5
 
@@ -25,25 +24,6 @@ def to_input(batch: np.ndarray) -> np.ndarray:
     """(n, S, S, 3) uint8 RGB → (n, 3, S, S) float32 network input."""
     x = batch.astype(np.float32) * (1.0 / 255.0)
     return np.ascontiguousarray(((x - MEAN) / STD).transpose(0, 3, 1, 2))
-
-
-def load_efficientnet_lite0(weights: str | os.PathLike[str] | None = None) -> EfficientNetLite0:
-    """The network in eval mode with ImageNet weights (the shipped file unless ``weights`` is given)."""
-    path = Path(weights).expanduser() if weights is not None else efficientnet_lite0_weights()
-    if not path.is_file():
-        raise FileNotFoundError(f"EfficientNet-Lite0 weights not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"cannot read EfficientNet-Lite0 weights {path} (corrupt or not a state dict): {exc}") from exc
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    model = EfficientNetLite0()
-    try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path} is not an EfficientNet-Lite0 state dict: {str(exc).splitlines()[0]}") from exc
-    return model.eval()
 
 
 class EfficientNetEncoder(Encoder):

@@ -9,8 +9,13 @@ Swish, fixed 32-channel stem and 1280-channel head (TF's edge-TPU friendly varia
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 from torch import nn
+
+from chhnn_ros.perception.weights import efficientnet_lite0_weights
 
 # repeats, kernel, stride, expand ratio, in channels, out channels (width/depth multipliers 1.0 for lite0)
 LITE0_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
@@ -102,3 +107,22 @@ class EfficientNetLite0(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._fc(self.features(x))
+
+
+def load_efficientnet_lite0(weights: str | os.PathLike[str] | None = None) -> EfficientNetLite0:
+    """The network in eval mode with ImageNet weights (the shipped file unless ``weights`` is given)."""
+    path = Path(weights).expanduser() if weights is not None else efficientnet_lite0_weights()
+    if not path.is_file():
+        raise FileNotFoundError(f"EfficientNet-Lite0 weights not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"cannot read EfficientNet-Lite0 weights {path} (corrupt or not a state dict): {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    model = EfficientNetLite0()
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} is not an EfficientNet-Lite0 state dict: {str(exc).splitlines()[0]}") from exc
+    return model.eval()

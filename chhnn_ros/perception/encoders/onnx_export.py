@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from chhnn_ros.perception.encoders.efficientnet_lite import INPUT_SIZE, EfficientNetLite0
+from chhnn_ros.perception.encoders.efficientnet_lite import INPUT_SIZE, EfficientNetLite0, load_efficientnet_lite0
 from chhnn_ros.perception.weights import cache_dir, efficientnet_lite0_weights
 
 LOG = logging.getLogger(__name__)
@@ -84,7 +84,6 @@ def ensure_onnx(
     """
     import onnx
 
-    from chhnn_ros.perception.encoders.efficientnet import load_efficientnet_lite0
 
     src = Path(weights).expanduser() if weights is not None else efficientnet_lite0_weights()
     if onnx_path is not None:

@@ -1,0 +1,56 @@
+"""Turn a frame's detections and the learner's prediction into labelled objects.
+
+The learner decides whether an object is one of its classes (its own
+calibrated open-set decision); an object it does not know is labelled
+``unknown_label`` and still carries the nearest class and its score, so an
+operator sees "unknown, nearest: cup".  ``min_confidence`` is an explicit
+extra filter on top: a known object whose class probability is lower is
+labelled unknown too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from chhnn_ros.app.knowledge import Prediction
+from chhnn_ros.perception.types import Detection
+
+
+@dataclass(frozen=True)
+class LabelledObject:
+    box: tuple[float, float, float, float]
+    label: str  # the decision: a class, or the unknown label
+    score: float  # probability of the nearest class
+    known: bool
+    known_score: float  # the learner's known-ness score (higher: more likely a taught class)
+    nearest: str  # the nearest class ('' before any teach)
+    track_id: int | None
+    detector_class: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["box"] = [round(float(v), 2) for v in self.box]
+        d["score"], d["known_score"] = round(self.score, 4), round(self.known_score, 4)
+        return d
+
+
+class Labeller:
+    def __init__(self, unknown_label: str, min_confidence: float = 0.0) -> None:
+        self.unknown_label = unknown_label
+        self.min_confidence = min_confidence
+
+    def label(self, dets: list[Detection], pred: Prediction) -> list[LabelledObject]:
+        if len(dets) != len(pred.nearest):
+            raise ValueError(f"{len(dets)} detections but {len(pred.nearest)} predictions")
+        out = []
+        for i, d in enumerate(dets):
+            nearest = pred.nearest[i]
+            score = float(pred.scores[i])
+            known = nearest is not None and bool(pred.known[i]) and score >= self.min_confidence
+            out.append(LabelledObject(
+                box=tuple(float(v) for v in d.box), label=str(nearest) if known else self.unknown_label,
+                score=score, known=known, known_score=float(pred.known_scores[i]),
+                nearest="" if nearest is None else str(nearest), track_id=d.track_id,
+                detector_class=d.class_name))
+        return out

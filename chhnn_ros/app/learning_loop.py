@@ -1,0 +1,86 @@
+"""The classifier's learning thread: teach and forget jobs, one at a time.
+
+Perception only predicts; every change of what the robot knows is a job on
+this queue, run by one thread through :class:`~chhnn_ros.app.knowledge.Knowledge`
+(copy, fit, compare-and-swap, atomic save), so frames keep flowing while a
+class is learned.  Each job ends with exactly one final status.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from chhnn_ros.app.knowledge import Knowledge
+from chhnn_ros.app.teaching import TeachStatus
+
+
+@dataclass(frozen=True)
+class TeachJob:
+    label: str
+    features: np.ndarray
+    views: int
+    encoder: str
+
+
+@dataclass(frozen=True)
+class ForgetJob:
+    label: str
+
+
+Job = TeachJob | ForgetJob
+
+
+class LearningLoop:
+    """Runs jobs in its own thread; ``on_status`` gets each job's final status, ``on_change`` is
+    called after every change of the class database."""
+
+    def __init__(self, knowledge: Knowledge, on_status: Callable[[TeachStatus], None],
+                 on_change: Callable[[], None], log: Callable[[str], None] = lambda _m: None) -> None:
+        self.knowledge, self.on_status, self.on_change, self.log = knowledge, on_status, on_change, log
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.last_ms = 0.0  # duration of the last job (diagnostics)
+        self._thread = threading.Thread(target=self._run, name="learning", daemon=True)
+        self._thread.start()
+
+    def put(self, job: Job) -> None:
+        self.jobs.put(job)
+
+    def pending(self) -> int:
+        return self.jobs.qsize()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            self.on_status(self.run(job))
+
+    def run(self, job: Job) -> TeachStatus:
+        """Apply one job now (in the caller's thread) and return its final status."""
+        t0 = time.monotonic()
+        k = self.knowledge
+        try:
+            if isinstance(job, TeachJob):
+                version = k.teach(job.label, job.features, job.encoder)
+                n = len(job.features)
+                status = TeachStatus("learned", job.label, f"learned {job.label!r} from {n} samples ({job.views} "
+                                     f"distinct views) in {time.monotonic() - t0:.2f} s", n, n, job.views)
+            else:
+                version = k.forget(job.label)
+                status = TeachStatus("forgotten", job.label, f"forgot {job.label!r}")
+        except Exception as exc:  # a failed update keeps the previous learner
+            what = "teach" if isinstance(job, TeachJob) else "forget"
+            return TeachStatus("error", job.label, f"{what} {job.label!r} failed, nothing changed: {exc}")
+        finally:
+            self.last_ms = 1e3 * (time.monotonic() - t0)
+        self.log(f"{status.state} {job.label!r}: database version {version}")
+        self.on_change()
+        return status
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the running job (it saves), drop nothing queued before it, then end the thread."""
+        self.jobs.put(None)
+        self._thread.join(timeout)
