@@ -10,7 +10,7 @@ import importlib.util
 from glob import glob
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 PACKAGE = "chhnn_ros"
 HERE = Path(__file__).resolve().parent
@@ -60,7 +60,9 @@ ROS_BUILD = [
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=find_packages(exclude=["test", "test.*"]),
+    # every folder below chhnn_ros/, with or without an __init__.py (find_packages() would skip
+    # the folders without one, and the installed package would lack those modules)
+    packages=find_namespace_packages(include=[PACKAGE, f"{PACKAGE}.*"], exclude=["*.__pycache__"]),
     package_data={PACKAGE: ["data/*.pt", "data/*.json", "web/static/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

@@ -4,6 +4,7 @@ file references what exists and is installed."""
 
 import ast
 import re
+import runpy
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def test_sim_launch_starts_gz_bridge_and_perception_with_sim_time():
     # the gz_truth node feeds the groundtruth detector: its boxes input is the bridged boxes topic,
     # its 'truth' output lands in the perception namespace (the default detector reads it)
     (truth,) = [c for c in calls(tree, "Node") if constants(kw(c, "package"), tree) == ["chhnn_ros"]]
-    scripts = dict(re.findall(r'"([\w-]+) = (chhnn_ros[\w.]+:\w+)"', (ROOT / "setup.py").read_text()))
+    scripts = runpy.run_path(str(ROOT / "scripts" / "executables.py"))["EXECUTABLES"]  # pip's and colcon's
     module = scripts[kw(truth, "executable").value].split(":")[0]
     assert (ROOT / (module.replace(".", "/") + ".py")).is_file()
     (remap,) = kw(truth, "remappings").elts

@@ -56,6 +56,9 @@ VPY="$VENV/bin/python"
 "$VPY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 # The package, its dependencies, the pinned ROS 2 Kilted wheels (ros-wheels) and the
 # generators that build msg/ and srv/ against them (ros-build); the pins are in setup.py.
+# pip builds in build/ here, and setuptools never removes a module from build/lib that the
+# source no longer has: start from an empty build/ so the wheel holds exactly the source.
+rm -rf build
 "$VPY" -m pip install -q ".[ros-wheels,ros-build,test]"
 
 # The ros2 command and launch (pure-Python wheels built from upstream; see their README).
@@ -73,10 +76,12 @@ fi
 
 # The package's messages and services: CMake against the wheels, installed into the venv
 # (chhnn_ros.msg / chhnn_ros.srv in site-packages, libraries in $VENV/lib, definitions in
-# share/chhnn_ros). Rebuilt only when an input changed or the module does not import.
+# share/chhnn_ros). Rebuilt only when an input (definitions, CMake files, the Python and the
+# wheels built against) changed or the module does not import.
 "$VPY" tools/patch_ros_wheels.py
 stamp_file="$VENV/share/chhnn_ros/interfaces.sha256"
-stamp=$( (ls msg srv; cat msg/*.msg srv/*.srv CMakeLists.txt package.xml setup.py) | sha256sum | cut -d" " -f1)
+stamp=$( (ls msg srv; cat msg/*.msg srv/*.srv CMakeLists.txt package.xml; "$VPY" --version
+          "$VPY" -m pip freeze 2>/dev/null | grep -iE '^(ros-|catkin-pkg|empy|lark-parser|numpy)' || true) | sha256sum | cut -d" " -f1)
 if [ "$(cat "$stamp_file" 2>/dev/null)" != "$stamp" ] || ! (cd / && "$VPY" -c "import chhnn_ros.msg, chhnn_ros.srv") 2>/dev/null; then
   build=$(mktemp -d "${TMPDIR:-/tmp}/chhnn_ros-interfaces.XXXXXX")
   log="$build.log"

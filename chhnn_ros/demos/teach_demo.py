@@ -1,12 +1,15 @@
 """``chhnn-perception --teach-demo``: teach the sim's objects one at a time
 through the real ``teach`` topic and measure recognition on fresh scenes.
 
-The scene's objects turn slowly on the spot (``sim_motion: turn``), so a teach
-sees its object from the views a robot walking around it would.  For each
-object: re-randomise the scene (camera ``~/randomize``) until it is in view,
-teach it by its track id as the sim's truth gives it, wait for ``learned``,
-then score ``objects`` against the truth on ``views`` fresh scenes, over every
-class learned so far.  Writes a JSON with per-step accuracies (``steps``),
+While an object is taught, the robot walks around it: the objects turn on the
+spot (``sim_motion: turn``) and the scene is re-randomised every
+``TEACH_MOVE_S`` seconds (new distance, viewpoint and light; the object keeps
+its track id), so the teach's samples (``teach_interval`` apart) are views of
+the conditions the robot will meet, not of one moment.  For each object:
+re-randomise the scene (camera ``~/randomize``) until it is in view, teach it
+by its track id as the sim's truth gives it, wait for ``learned``, then score
+``objects`` against the truth on ``views`` fresh scenes, over every class
+learned so far.  Writes a JSON with per-step accuracies (``steps``),
 ``final_acc`` (mean per-class accuracy after the last step) and the teaches'
 statuses (samples, distinct views).
 """
@@ -23,8 +26,9 @@ from chhnn_ros.graph import Graph, teach_command
 from chhnn_ros.perception.crops import iou
 from chhnn_ros.ros import messages
 
-DEMO_PARAMS: dict[str, Any] = {"sim_motion": "turn"}
+DEMO_PARAMS: dict[str, Any] = {"sim_motion": "turn", "teach_interval": 0.3}
 TEACH_TIMEOUT = 120.0
+TEACH_MOVE_S = 1.0
 
 
 def score_frame(truth: list, objects: list[dict], learned: set) -> dict[str, list[int]]:
@@ -93,10 +97,16 @@ class Demo:
                 break
         else:
             raise RuntimeError(f"object {label!r} never visible in 10 scenes")
-        status = self.g.teach(teach_command(label, target), TEACH_TIMEOUT)
-        if status is None:
-            raise TimeoutError(f"teaching {label!r}: no result in {TEACH_TIMEOUT:g} s")
-        return status
+        probe, t0 = self.g.probe, time.monotonic()
+        probe.publish(self.g.topic("teach"), json.dumps(teach_command(label, target)))
+        while time.monotonic() - t0 < TEACH_TIMEOUT:
+            done = [s for s in probe.messages_of("teach_status", t0)
+                    if s["label"] == label and s["state"] in ("learned", "error")]
+            if done:
+                return done[-1]
+            probe.wait_for(lambda: False, TEACH_MOVE_S)
+            self.randomize()  # the robot moves on around the object
+        raise TimeoutError(f"teaching {label!r}: no result in {TEACH_TIMEOUT:g} s")
 
 
 def run_demo(graph: Graph, json_path: str, views: int = 10, max_classes: int = 0) -> int:
