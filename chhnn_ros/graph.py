@@ -69,7 +69,8 @@ class NodeProcess:
         self.module, self.log_path = module, log
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log_offset = log.stat().st_size if log.exists() else 0  # restarts append: this run's text starts here
-        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], env=child_env(domain),
+        # -P: the working directory is not put first on sys.path (child_env's PYTHONPATH decides)
+        self.proc = subprocess.Popen([sys.executable, "-P", "-m", module, *args], env=child_env(domain),
                                      stdout=log.open("a"), stderr=subprocess.STDOUT, cwd=cwd or log.parent)
 
     @classmethod

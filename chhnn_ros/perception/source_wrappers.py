@@ -69,7 +69,9 @@ class ProcessSource:
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         code = "import sys; from chhnn_ros.perception.source_wrappers import _serve; _serve(int(sys.argv[1]))"
-        self._proc = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())],
+        # -P: not the current directory first on sys.path (run from inside another checkout, the child
+        # would import that checkout's chhnn_ros); PYTHONPATH names the package this process runs.
+        self._proc = subprocess.Popen([sys.executable, "-P", "-c", code, str(theirs.fileno())],
                                       pass_fds=[theirs.fileno()], env=env)
         theirs.close()
         self._conn = Connection(mine.detach())
