@@ -11,6 +11,7 @@ the web console read): ``stamp`` as ``{"sec", "nanosec"}``, boxes as corners
 
 from __future__ import annotations
 
+import array
 import math
 from typing import Any
 
@@ -106,7 +107,8 @@ def features_to_msg(hdr: Header, dets: list[Detection], vectors: np.ndarray, enc
         raise ValueError(f"{len(dets)} detections but features of shape {X.shape}")
     msg = FeatureArray(header=hdr, image_width=int(size[0]), image_height=int(size[1]),
                        detections=[detection_to_msg(d) for d in dets], encoder=encoder, dim=int(X.shape[1]))
-    msg.data = X.ravel()  # numpy float32 array: rclpy copies it in one piece
+    # array.array: rclpy takes its buffer in one copy (a numpy array is converted element by element)
+    msg.data = array.array("f", X.tobytes())
     return msg
 
 
@@ -115,7 +117,8 @@ def features_from_msg(msg: FeatureArray) -> tuple[list[Detection], np.ndarray]:
     dets = [detection_from_msg(d, f"features.detections[{i}]") for i, d in enumerate(msg.detections)]
     if msg.dim < 1:
         raise ValueError(f"features message: dim must be >= 1, got {msg.dim}")
-    data = np.asarray(msg.data, dtype=np.float32)
+    data = np.frombuffer(msg.data, dtype=np.float32) if isinstance(msg.data, array.array) else \
+        np.asarray(msg.data, dtype=np.float32)
     if data.size != len(dets) * msg.dim:
         raise ValueError(f"features message: {data.size} values for {len(dets)} detections x dim {msg.dim} = "
                          f"{len(dets) * msg.dim}")
