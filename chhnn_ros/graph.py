@@ -34,6 +34,7 @@ import chhnn_ros
 from chhnn_ros.params import NODE_PARAMS, check_params_file
 from chhnn_ros.ros import qos
 from chhnn_ros.ros.dds import allocate_domain, configure_process, dds_env, release_domain
+from chhnn_ros.ros.messages import KINDS
 
 NODES = ("camera", "detector", "encoder", "classifier")
 MODES = ("inprocess", "processes", "oneprocess")
@@ -140,7 +141,8 @@ class Graph:
     file); ``ros_args``: more ROS arguments for the nodes (``-p name:=value``); ``domain``: ``"isolated"``
     takes a free domain id (:func:`~chhnn_ros.ros.dds.allocate_domain`), None uses the environment's
     ``ROS_DOMAIN_ID``; ``record``: topics (relative to the namespace) the probe keeps from the start, besides
-    objects, teach_status and /diagnostics."""
+    objects, teach_status and /diagnostics: a name of :data:`~chhnn_ros.ros.messages.KINDS` (the messages as
+    they came, e.g. to check them later) or (name, kind) (as plain dicts)."""
 
     def __init__(self, workdir: Path, params: dict[str, dict[str, Any]] | None = None, mode: str = "processes",
                  namespace: str = "chhnn", nodes: Iterable[str] = NODES, domain: int | str | None = "isolated",
@@ -194,9 +196,11 @@ class Graph:
         self.probe.record("objects", kind="objects")
         self.probe.record("teach_status", kind="teach_status", qos_profile=qos.command_qos())
         self.probe.record("/diagnostics", DiagnosticArray)
-        for item in record:  # "name" (raw messages) or ("name", payload kind) (decoded)
-            topic, kind = (item, None) if isinstance(item, str) else item
-            self.probe.record(topic, kind=kind)
+        for item in record:  # "name": the messages as they came; ("name", kind): as plain dicts
+            if isinstance(item, str):
+                self.probe.record(item, KINDS[item.rsplit("/", 1)[-1]][0])
+            else:
+                self.probe.record(item[0], kind=item[1])
         self._spinner = Spinner([*self.nodes, self.probe], self.context)
         if mode == "processes":
             for n in self.node_names:
