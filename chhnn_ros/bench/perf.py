@@ -13,7 +13,6 @@ energy estimate, time-step reduction, INT8), and the ROS 2 pipeline
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from chhnn_ros.bench.report import jsonable, machine_info
+from chhnn_ros.bench.report import machine_info, write_results
 
 # key → (goal text, test of the value)
 GOALS: dict[str, tuple[str, Any]] = {
@@ -225,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = markdown(res)
     print(text)
     try:
-        Path(args.json).write_text(json.dumps(jsonable(res), indent=2))
+        write_results(Path(args.json), res, text, "Performance (chhnn-bench perf)")
     except OSError as exc:
         print(f"chhnn-bench perf: cannot write {args.json}: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,6 @@ Prints a markdown table of results against the goals and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shutil
 import sys
@@ -28,6 +27,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from chhnn_ros.bench.report import write_results
 
 PARTS = ("files", "qos", "kill9", "fuzz", "soak")
 
@@ -195,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chhnn-bench reliability: error: {exc}", file=sys.stderr)
         return 2
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(r, indent=1, default=str))
+    write_results(args.json, r, markdown(r), "Reliability (chhnn-bench reliability)")
     print(markdown(r))
     print(f"wrote {args.json}", file=sys.stderr)
     met = [ok for _, _, _, ok in goals(r) if ok is not None]

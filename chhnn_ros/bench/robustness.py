@@ -17,7 +17,6 @@ writes ``robustness.json`` and ``robustness.png`` to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import traceback
@@ -25,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from chhnn_ros.bench.report import write_results
 
 DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"
 SIGMAS = (0.05, 0.1, 0.2)
@@ -172,8 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "methods": results, "skipped": {k: v.splitlines()[0] for k, v in skipped.items()}}
     table = markdown(results, names)
     print(table)
-    (args.out / "robustness.json").write_text(json.dumps(report, indent=2))
-    wrote = [args.out / "robustness.json"]
+    write_results(args.out / "robustness.json", report, table, "Robustness (chhnn-bench robustness)")
+    wrote = [args.out / "robustness.json", args.out / "robustness.md"]
     if not args.no_plots and results:
         plot(results, names, args.out / "robustness.png")
         wrote.append(args.out / "robustness.png")

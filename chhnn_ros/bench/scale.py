@@ -20,7 +20,6 @@ catalogue objects plus PyBullet random blobs (slow: every class is rendered).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import numpy as np
 
 from chhnn_ros.app.knowledge import Knowledge
 from chhnn_ros.app.labelling import Labeller
-from chhnn_ros.bench.report import jsonable, machine_info
+from chhnn_ros.bench.report import machine_info, write_results
 from chhnn_ros.params import defaults
 
 SPREAD = 0.62  # noise norm per unit direction: cosine of a sample to its class mean ≈ 0.85
@@ -116,6 +115,21 @@ def run(classes: list[np.ndarray], learner: str, params: str, checkpoints: Seque
             "learner_bytes_per_class": last["bytes_per_class"]}
 
 
+def markdown(res: dict[str, Any]) -> str:
+    rows = ["| classes | teach ms (median) | label a 5-object frame, ms | memory file MB | RSS MB |",
+            "|---:|---:|---:|---:|---:|"]
+    rows += [f"| {r['classes']} | {r['teach_ms']:.1f} | {r['predict_ms']:.2f} | {r['file_mb']:.2f} | "
+             f"{r['rss_mb']:.0f} |" for r in res["checkpoints"]]
+    n = res["checkpoints"]
+    return "\n".join(rows) + (
+        f"\n\n{res['learner']} ({res['learner_params'] or 'defaults'}), {res['dim']}-d {res['features']} features, "
+        f"{res['teach_size']} samples a teach through {res['path']}. teach_ms_ratio ({n[-1]['classes']} vs "
+        f"{n[0]['classes']} classes) {res['teach_ms_ratio']:.2f}; the memory file grows by "
+        f"{res['file_bytes_per_class'] / 1024:.1f} KB a class (the learner counts "
+        f"{res['learner_bytes_per_class'] / 1024:.1f} KB) on a constant {res['file_constant_mb']:.2f} MB.\n"
+        f"\n![scale]({Path(res.get('png', 'scale.png')).name})\n")
+
+
 def plot(res: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -174,9 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"chhnn-bench scale: error: {exc}", file=sys.stderr)
         return 2
-    res.update(features=args.features, elapsed_s=time.perf_counter() - t0, machine=machine_info())
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(jsonable(res), indent=1))
+    res.update(features=args.features, elapsed_s=time.perf_counter() - t0, machine=machine_info(),
+               png=str(args.json.with_suffix(".png")))
+    write_results(args.json, res, markdown(res), "Lifelong scale (chhnn-bench scale)")
     plot(res, args.json.with_suffix(".png"))
     print(f"teach_ms_ratio ({marks[-1]} vs {marks[0]} classes) {res['teach_ms_ratio']:.2f}; file "
           f"{res['file_bytes_per_class'] / 1024:.1f} KB per class + {res['file_constant_mb']:.2f} MB; learner "
