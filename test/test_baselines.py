@@ -112,7 +112,7 @@ def test_lwf_distills_old_outputs(data: tuple) -> None:
 
 def test_replay_keeps_a_fixed_class_balanced_budget(data: tuple) -> None:
     learner = run("replay", data, STEPS, budget=100)
-    sizes = [len(s) for s in learner.store]
+    sizes = [len(s) for s in learner.memory.buffers]
     assert sum(sizes) <= 100 and max(sizes) <= 10 and min(sizes) == 10
     assert learner.memory_bytes_per_class() == pytest.approx(100 * 64 * 4 / 10)
 
@@ -137,11 +137,11 @@ def test_latent_replay_stores_compressed_spikes_and_protects_old_classes(data: t
     cfg = learner.config
     H = cfg["hidden"][learner.layer]
     assert cfg["T_replay"] < cfg["T"]
-    for buf in learner.store:
+    for buf in learner.memory.buffers:
         assert buf.dtype == torch.uint8 and buf.shape[1] == (cfg["T_replay"] * H + 7) // 8
-    spikes = learner._unpack(learner.store[0][:3])
+    spikes = learner._unpack(learner.memory.buffers[0][:3])
     assert spikes.shape == (cfg["T_replay"], 3, H) and set(spikes.unique().tolist()) <= {0.0, 1.0}
-    stored = np.mean([len(s) for s in learner.store])
+    stored = np.mean([len(s) for s in learner.memory.buffers])
     assert learner.memory_bytes_per_class() < stored * 64 * 4  # below raw float32 features of the same samples
     baseline = run("finetune-snn", data)
     old_lr, old_ft = accuracy(learner, Xte, yte, STEPS[0]), accuracy(baseline, Xte, yte, STEPS[0])

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from chhnn_ros.learning.baselines.mlp import GrowableMLP, MLPLearner, check_counts, check_positive, clone_state
 from chhnn_ros.learning.registry import register
+from chhnn_ros.learning.reservoir import ClassReservoirs
 
 
 @register
@@ -30,59 +31,37 @@ class Replay(MLPLearner):
         super().__init__(dim, seed, **kw)
         check_counts(budget=budget, replay_batch=replay_batch)
         self.config.update(budget=int(budget), replay_batch=int(replay_batch))
-        self.store: list[torch.Tensor] = []  # per class (m, dim) float32
-        self.seen: list[int] = []
+        self.memory = ClassReservoirs((dim,))  # per class (m, dim) float32
 
     def _quota(self) -> int:
-        return max(1, self.config["budget"] // max(1, len(self.store)))
+        return max(1, self.config["budget"] // max(1, len(self.memory)))
 
     def _minibatch(self, X: np.ndarray, idx: np.ndarray, pick: np.ndarray,
                    rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         xb, yb = torch.from_numpy(X[pick]), torch.from_numpy(idx[pick])
-        sizes = np.array([len(s) for s in self.store])
-        total = int(sizes.sum())
-        if total == 0:
+        replayed = self.memory.sample(self.config["replay_batch"], rng)
+        if replayed is None:
             return xb, yb
-        flat = rng.choice(total, size=min(total, self.config["replay_batch"]), replace=False)
-        cls = np.searchsorted(np.cumsum(sizes), flat, side="right")
-        row = flat - np.concatenate([[0], np.cumsum(sizes)[:-1]])[cls]
-        xr = torch.stack([self.store[c][r] for c, r in zip(cls, row)])
-        return torch.cat([xb, xr]), torch.cat([yb, torch.from_numpy(cls.astype(np.int64))])
+        xr, cls = replayed
+        return torch.cat([xb, xr]), torch.cat([yb, torch.from_numpy(cls)])
 
     def _after_fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
-        while len(self.store) < len(self.classes_):
-            self.store.append(torch.zeros((0, self.dim)))
-            self.seen.append(0)
+        self.memory.grow(len(self.classes_))
         quota = self._quota()
-        self.store = [s[:quota] for s in self.store]
-        rng = np.random.default_rng([self.seed, self.n_updates, 1])
-        for c, x in zip(idx, torch.from_numpy(X)):
-            self.seen[c] += 1
-            buf = self.store[c]
-            if len(buf) < quota:
-                self.store[c] = torch.cat([buf, x[None]])
-            else:
-                j = int(rng.integers(self.seen[c]))
-                if j < quota:
-                    buf[j] = x
+        self.memory.trim(quota)
+        self.memory.offer(idx, torch.from_numpy(X), quota, np.random.default_rng([self.seed, self.n_updates, 1]))
 
     def _forget_extra(self, index: int) -> None:
-        if index < len(self.store):
-            del self.store[index]
-            del self.seen[index]
+        self.memory.remove(index)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"store": [s.clone() for s in self.store], "seen": list(self.seen)}
+        return self.memory.state()
 
     def _parse_extra(self, state: dict[str, Any], n_classes: int) -> dict[str, Any]:
-        store = [torch.as_tensor(s, dtype=torch.float32).reshape(-1, self.dim).clone() for s in state["store"]]
-        seen = [int(v) for v in state["seen"]]
-        if len(store) != len(seen) or len(store) > n_classes:
-            raise ValueError(f"replay state holds {len(store)} buffers for {n_classes} classes")
-        return {"store": store, "seen": seen}
+        return {"memory": self.memory.load(state, n_classes, "replay")}
 
     def _extra_bytes(self) -> int:
-        return sum(s.numel() * s.element_size() for s in self.store)
+        return self.memory.nbytes()
 
 
 @register

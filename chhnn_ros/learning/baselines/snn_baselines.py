@@ -41,6 +41,7 @@ from chhnn_ros.learning.baselines.mlp import (
     make_optimizer,
 )
 from chhnn_ros.learning.registry import register
+from chhnn_ros.learning.reservoir import ClassReservoirs
 from chhnn_ros.learning.snn import NEURONS, SpikingMLP
 
 
@@ -194,8 +195,7 @@ class LatentReplaySNN(SNNLearner):
                            replay_weight=float(replay_weight))
         self.layer = latent_layer % n_hidden
         self.width = self.config["hidden"][self.layer]
-        self.store: list[torch.Tensor] = []  # per class (m, ceil(T_replay·H/8)) uint8, bit-packed spikes
-        self.seen: list[int] = []
+        self.memory = ClassReservoirs((self._packed_width(),), torch.uint8)  # bit-packed spike trains
         self.frozen = False
 
     # ------------------------------------------------------------------ packing
@@ -242,13 +242,9 @@ class LatentReplaySNN(SNNLearner):
         else:
             logits = self.net.forward_from(self.layer, prep[:, torch.from_numpy(pick)])
         loss = F.cross_entropy(logits, y)
-        sizes = np.array([len(s) for s in self.store])
-        total = int(sizes.sum())
-        if total:
-            flat = rng.choice(total, size=min(total, self.config["replay_batch"]), replace=False)
-            cls = np.searchsorted(np.cumsum(sizes), flat, side="right")
-            row = flat - np.concatenate([[0], np.cumsum(sizes)[:-1]])[cls]
-            packed = torch.stack([self.store[c][r] for c, r in zip(cls, row)])
+        replayed = self.memory.sample(self.config["replay_batch"], rng)
+        if replayed is not None:
+            packed, cls = replayed
             logits_r = self._replay_logits(self._unpack(packed))
             loss = loss + self.config["replay_weight"] * F.cross_entropy(logits_r, torch.from_numpy(cls))
         return loss
@@ -256,41 +252,23 @@ class LatentReplaySNN(SNNLearner):
     @torch.no_grad()
     def _after_fit(self, X: np.ndarray, idx: np.ndarray) -> None:
         self.frozen = True
-        while len(self.store) < len(self.classes_):
-            self.store.append(torch.zeros((0, self._packed_width()), dtype=torch.uint8))
-            self.seen.append(0)
+        self.memory.grow(len(self.classes_))
         spikes = self.net.hidden_spikes(torch.from_numpy(X))[self.layer][: self.config["T_replay"]]
-        packed = self._pack(spikes)
-        rng = np.random.default_rng([self.seed, self.n_updates, 1])
-        quota = self.config["per_class"]
-        for c, p in zip(idx, packed):  # reservoir sampling per class
-            self.seen[c] += 1
-            if len(self.store[c]) < quota:
-                self.store[c] = torch.cat([self.store[c], p[None]])
-            else:
-                j = int(rng.integers(self.seen[c]))
-                if j < quota:
-                    self.store[c][j] = p
+        self.memory.offer(idx, self._pack(spikes), self.config["per_class"],
+                          np.random.default_rng([self.seed, self.n_updates, 1]))
 
     def _packed_width(self) -> int:
         return (self.config["T_replay"] * self.width + 7) // 8
 
     def _forget_extra(self, index: int) -> None:
-        if index < len(self.store):
-            del self.store[index]
-            del self.seen[index]
+        self.memory.remove(index)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"store": [s.clone() for s in self.store], "seen": list(self.seen), "frozen": self.frozen}
+        return {**self.memory.state(), "frozen": self.frozen}
 
     def _parse_extra(self, state: dict[str, Any], n_classes: int) -> dict[str, Any]:
-        store = [torch.as_tensor(s, dtype=torch.uint8).reshape(-1, self._packed_width()).clone()
-                 for s in state["store"]]
-        seen = [int(v) for v in state["seen"]]
-        if len(store) != len(seen) or len(store) > n_classes:
-            raise ValueError(f"latent-replay state holds {len(store)} buffers for {n_classes} classes")
-        return {"store": store, "seen": seen, "frozen": bool(state["frozen"])}
+        return {"memory": self.memory.load(state, n_classes, "latent-replay"), "frozen": bool(state["frozen"])}
 
     def memory_bytes_per_class(self) -> float:
         """Stored bit-packed spike trains, averaged over the known classes."""
-        return sum(s.numel() for s in self.store) / max(1, len(self.classes_))
+        return self.memory.nbytes() / max(1, len(self.classes_))
