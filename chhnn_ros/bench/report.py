@@ -36,14 +36,14 @@ TABLE_COLUMNS = (
 )
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
     """NaN/inf → null, numpy → python, recursively."""
     if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if isinstance(v, np.ndarray):
-        return _jsonable(v.tolist())
+        return jsonable(v.tolist())
     if isinstance(v, np.generic):
         v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
@@ -102,13 +102,13 @@ def build_report(stream_name: str, scenario: str, frontend: str, protocol: dict[
         "methods": {name: method_summary(r) for name, r in runs.items()},
         "skipped": dict(skipped),
     }
-    return _jsonable(report)
+    return jsonable(report)
 
 
 def write_json(report: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(report), indent=1, allow_nan=False))
+    tmp.write_text(json.dumps(jsonable(report), indent=1, allow_nan=False))
     os.replace(tmp, path)
 
 

@@ -269,10 +269,10 @@ class CHHNNNoMeta(CHHNN):
     """Ablation: metaplasticity off (m = 0)."""
 
     name = "chhnn-nometa"
+    fixed_params: dict[str, Any] = {"meta": 0.0}
 
     def __init__(self, dim: int, seed: int = 0, **kw: Any) -> None:
-        kw["meta"] = 0.0
-        super().__init__(dim, seed, **kw)
+        super().__init__(dim, seed, **{**kw, **self.fixed_params})
 
 
 @register
@@ -280,7 +280,7 @@ class CHHNNNoPrior(CHHNN):
     """Ablation: no modulation masks (the SNN sees every unit for every input)."""
 
     name = "chhnn-nomask"
+    fixed_params: dict[str, Any] = {"prior": "none"}
 
     def __init__(self, dim: int, seed: int = 0, **kw: Any) -> None:
-        kw["prior"] = "none"
-        super().__init__(dim, seed, **kw)
+        super().__init__(dim, seed, **{**kw, **self.fixed_params})
