@@ -184,17 +184,3 @@ def test_teach_stops_early_once_the_batch_is_learned(mnist_small):
     sure.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
     sure.partial_fit(mnist_small[1][0][20:40], 1)
     assert sure.last_steps > 2
-
-
-def test_cached_exemplar_masks_equal_fresh_ones(mnist_small):
-    """The per-class mask cache holds exactly what the prior computes, and follows memory changes."""
-    ln = CHHNN(784, seed=0, T=2, steps=2)
-    for c in (0, 1, 2):
-        ln.partial_fit(mnist_small[c][0][:20], c)
-    ln.partial_fit(mnist_small[0][0][20:40], 0)  # class 0's memory changed: its cached masks are dropped
-    assert 0 not in ln._mem_masks and {1, 2} <= set(ln._mem_masks)
-    for c, cached in ln._mem_masks.items():
-        fresh = ln._masks(torch.from_numpy(ln.memory.all([c])[0]))
-        assert all(torch.equal(a, b.bool()) for a, b in zip(cached, fresh))
-    ln.forget(1)
-    assert ln._mem_masks == {}

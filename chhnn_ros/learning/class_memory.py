@@ -1,24 +1,58 @@
-"""A small per-class exemplar memory (reservoir sampling, float16).
+"""Per-class memories that give CH-HNN negatives of the classes not in a teach.
 
 One teach is one class, and cross-entropy over a single class has zero
-gradient (defect 4 of the published code), so each update replays a few
-stored features of the other classes as negatives.  The memory is bounded per
-class and its size in bytes is reported by the learner.
+gradient (defect 4 of the published code), so each update replays samples of
+the other classes.  Two memories share one interface (``add_class``,
+``remove_class``, ``add``, ``sample``, ``nbytes_per_class``, ``state``/``load``,
+``copy``):
+
+* :class:`GaussianMemory` (default): per class the exact running mean and
+  per-dimension variance and a rank-k approximation of the within-class
+  scatter, kept by incremental SVD (Ross et al. 2008); ``sample`` draws
+  pseudo-features from N(μ, UΛUᵀ/n + diag(residual)).  Its size per class is
+  fixed by a byte budget and does not grow with the samples taught.
+* :class:`ExemplarMemory`: up to ``per_class`` raw features a class
+  (reservoir sampling, float16), the classic replay buffer.
+
+``sample`` costs O(classes asked for), never O(classes stored), so a teach's
+cost does not grow with the number of known classes.  ``nbytes_per_class`` is
+the bytes of every array the memory stores (its ``state``), divided by the
+number of classes: nothing is shared between classes.
 """
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import numpy as np
 import torch
 
+MEMORY_KINDS = ("stats", "exemplars")
+MAX_RANK = 64
 
-class ClassMemory:
+
+def _state_nbytes(state: dict[str, Any]) -> int:
+    """Bytes of the per-class arrays and counters of a memory state (python ints count as int64)."""
+    total = 0
+    for v in state.values():
+        if isinstance(v, list):
+            total += sum(t.numel() * t.element_size() if isinstance(t, torch.Tensor) else 8 for t in v)
+    return total
+
+
+class ExemplarMemory:
+    kind = "exemplars"
+
     def __init__(self, dim: int, per_class: int, seed: int = 0) -> None:
         if per_class < 1:
             raise ValueError("memory per class must be >= 1")
         self.dim, self.per_class, self.seed = dim, per_class, seed
         self.items: list[np.ndarray] = []  # per class: (m, dim) float16
         self.seen: list[int] = []  # samples offered per class (for the reservoir)
+
+    def __len__(self) -> int:
+        return len(self.items)
 
     def add_class(self) -> None:
         self.items.append(np.zeros((0, self.dim), np.float16))
@@ -48,27 +82,143 @@ class ClassMemory:
         for c in classes:
             buf = self.items[c]
             if len(buf):
-                pick = rng.integers(len(buf), size=min(n, len(buf)))
-                xs.append(buf[pick].astype(np.float32))
-                ys.append(np.full(len(pick), c, np.int64))
-        if not xs:
-            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
-        return np.concatenate(xs), np.concatenate(ys)
-
-    def all(self, classes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Every stored feature of the listed classes (float32) and their class indices."""
-        xs = [self.items[c].astype(np.float32) for c in classes]
-        ys = [np.full(len(self.items[c]), c, np.int64) for c in classes]
+                xs.append(buf[rng.integers(len(buf), size=n)].astype(np.float32))
+                ys.append(np.full(n, c, np.int64))
         if not xs:
             return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
         return np.concatenate(xs), np.concatenate(ys)
 
     def nbytes_per_class(self) -> float:
-        return self.per_class * self.dim * 2.0
+        return _state_nbytes(self.state()) / max(1, len(self))
 
-    def state(self) -> dict:
-        return {"items": [torch.from_numpy(a.copy()) for a in self.items], "seen": list(self.seen)}
+    def copy(self) -> ExemplarMemory:
+        return copy.deepcopy(self)
 
-    def load(self, state: dict) -> None:
+    def state(self) -> dict[str, Any]:
+        return {"kind": self.kind, "items": [torch.from_numpy(a.copy()) for a in self.items], "seen": list(self.seen)}
+
+    def load(self, state: dict[str, Any]) -> None:
         self.items = [torch.as_tensor(a).numpy().astype(np.float16).reshape(-1, self.dim) for a in state["items"]]
         self.seen = [int(s) for s in state["seen"]]
+
+
+def rank_for_budget(dim: int, budget: int) -> int:
+    """Largest rank k whose class statistics fit ``budget`` bytes (see :meth:`GaussianMemory.class_nbytes`)."""
+    return min(MAX_RANK, (int(budget) - 8 * dim - 8) // (2 * dim + 4))
+
+
+class GaussianMemory:
+    """Per class: count n, mean μ (float32), variance σ² (float32), top-k scatter
+    directions U (k×d, float16) with their scatter values s (float32).
+
+    The scatter S = Σ(x−μ)(x−μ)ᵀ is merged with a batch by Chan's formula
+    written as factors: S' = [U√s | Xc | √(nm/(n+m))(x̄−μ)] [..]ᵀ, whose thin SVD
+    gives the new top k.  The per-dimension variance is exact, so the part of
+    the variance the k directions do not explain is sampled as independent
+    per-dimension noise (a factor-analysis-like model).
+    """
+
+    kind = "stats"
+
+    def __init__(self, dim: int, budget: int, seed: int = 0) -> None:
+        k = rank_for_budget(dim, budget)
+        if k < 1:
+            raise ValueError(f"a memory budget of {budget} bytes a class cannot hold the statistics of {dim}-d "
+                             f"features: it needs at least {self.class_nbytes(dim, 1)} bytes")
+        self.dim, self.rank, self.budget, self.seed = dim, k, int(budget), seed
+        self.n: list[int] = []
+        self.mean: list[np.ndarray] = []  # (d,) float32
+        self.var: list[np.ndarray] = []  # (d,) float32, population variance
+        self.U: list[np.ndarray] = []  # (r<=k, d) float16, orthonormal rows
+        self.s: list[np.ndarray] = []  # (r,) float32, scatter along each row of U
+
+    @staticmethod
+    def class_nbytes(dim: int, rank: int) -> int:
+        return 8 + 4 * dim + 4 * dim + 2 * rank * dim + 4 * rank
+
+    def __len__(self) -> int:
+        return len(self.n)
+
+    def add_class(self) -> None:
+        self.n.append(0)
+        self.mean.append(np.zeros(self.dim, np.float32))
+        self.var.append(np.zeros(self.dim, np.float32))
+        self.U.append(np.zeros((0, self.dim), np.float16))
+        self.s.append(np.zeros(0, np.float32))
+
+    def remove_class(self, i: int) -> None:
+        for lst in (self.n, self.mean, self.var, self.U, self.s):
+            del lst[i]
+
+    def add(self, i: int, X: np.ndarray) -> None:
+        X = np.asarray(X, np.float64)
+        n, m = self.n[i], len(X)
+        mu, xbar = self.mean[i].astype(np.float64), X.mean(0)
+        delta = xbar - mu
+        w = n * m / (n + m)
+        var = (self.var[i] * n + ((X - xbar) ** 2).sum(0) + w * delta**2) / (n + m)
+        factors = [self.U[i].astype(np.float64).T * np.sqrt(self.s[i]), (X - xbar).T]
+        if n:
+            factors.append(np.sqrt(w) * delta[:, None])
+        u, sv, _ = np.linalg.svd(np.concatenate(factors, axis=1), full_matrices=False)
+        keep = min(self.rank, int((sv > 1e-6 * max(sv[0], 1e-12)).sum())) if sv.size else 0
+        self.n[i] = n + m
+        self.mean[i] = (mu + delta * (m / (n + m))).astype(np.float32)
+        self.var[i] = var.astype(np.float32)
+        self.U[i] = np.ascontiguousarray(u[:, :keep].T, dtype=np.float16)  # C order, as after a load
+        self.s[i] = (sv[:keep] ** 2).astype(np.float32)
+
+    def sample(self, classes: list[int], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` pseudo-features of each listed class, float32, and their indices."""
+        xs, ys = [], []
+        for c in classes:
+            cnt = self.n[c]
+            if not cnt:
+                continue
+            U = self.U[c].astype(np.float32)
+            lam = self.s[c] / cnt  # variance along each direction
+            explained = (lam[:, None] * U**2).sum(0)
+            resid = np.sqrt(np.clip(self.var[c] - explained, 0.0, None))
+            z1 = rng.standard_normal((n, len(lam))).astype(np.float32)
+            z2 = rng.standard_normal((n, self.dim)).astype(np.float32)
+            xs.append(self.mean[c] + (z1 * np.sqrt(lam)) @ U + z2 * resid)
+            ys.append(np.full(n, c, np.int64))
+        if not xs:
+            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
+        return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+
+    def nbytes_per_class(self) -> float:
+        return _state_nbytes(self.state()) / max(1, len(self))
+
+    def copy(self) -> GaussianMemory:
+        new = copy.copy(self)
+        # Arrays are replaced, never written in place, by add(): copying the lists is enough.
+        new.n, new.mean, new.var = list(self.n), list(self.mean), list(self.var)
+        new.U, new.s = list(self.U), list(self.s)
+        return new
+
+    def state(self) -> dict[str, Any]:
+        t = lambda arrs: [torch.from_numpy(a.copy()) for a in arrs]  # noqa: E731
+        return {"kind": self.kind, "n": list(self.n), "mean": t(self.mean), "var": t(self.var), "U": t(self.U),
+                "s": t(self.s)}
+
+    def load(self, state: dict[str, Any]) -> None:
+        arr = lambda v, dt: torch.as_tensor(v).numpy().astype(dt)  # noqa: E731
+        n = [int(c) for c in state["n"]]
+        mean = [arr(v, np.float32).reshape(self.dim) for v in state["mean"]]
+        var = [arr(v, np.float32).reshape(self.dim) for v in state["var"]]
+        U = [arr(v, np.float16).reshape(-1, self.dim) for v in state["U"]]
+        s = [arr(v, np.float32).ravel() for v in state["s"]]
+        if not len(n) == len(mean) == len(var) == len(U) == len(s):
+            raise ValueError("class statistics of different lengths")
+        if any(len(u) > self.rank or len(u) != len(e) for u, e in zip(U, s)):
+            raise ValueError(f"class statistics of rank above the memory's rank {self.rank}")
+        self.n, self.mean, self.var, self.U, self.s = n, mean, var, U, s
+
+
+def make_memory(kind: str, dim: int, per_class: int, budget: int, seed: int) -> ExemplarMemory | GaussianMemory:
+    if kind == "stats":
+        return GaussianMemory(dim, budget, seed)
+    if kind == "exemplars":
+        return ExemplarMemory(dim, per_class, seed)
+    raise ValueError(f"unknown memory {kind!r}; choose one of {', '.join(MEMORY_KINDS)}")
