@@ -130,6 +130,18 @@ class Learner(ABC):
             "state": self._get_state(),
         }
 
+    def clone(self) -> Learner:
+        """An independent copy: teaching or forgetting on it never changes this learner.
+
+        The default goes through the state dict; learners with large frozen parts
+        (CH-HNN's prior) override it to share them and copy only what learning changes.
+        """
+        import copy
+
+        from chhnn_ros.learning.registry import learner_from_state  # the registry imports this module
+
+        return learner_from_state(copy.deepcopy(self.state_dict()))
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise ValueError("not a chhnn_ros learner state (missing or unsupported format)")
