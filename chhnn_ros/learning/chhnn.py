@@ -36,6 +36,7 @@ from chhnn_ros.learning.prior import (
 from chhnn_ros.learning.registry import register
 from chhnn_ros.learning.snn import SpikingMLP
 
+META_LAYERS = ("all", "hidden", "head")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -133,6 +134,10 @@ class CHHNN(Learner):
         prior: str = "auto",
         meta: float = 5.0,
         meta_fn: str = "exp",
+        meta_layers: str = "all",
+        mask_gate: int = 0,
+        mask_floor: float = 0.0,
+        mask_layers: Sequence[int] | None = None,
         lr: float = 0.05,
         optimizer: str = "sgd",
         steps: int = 20,
@@ -160,15 +165,26 @@ class CHHNN(Learner):
             raise ValueError("optimizer must be 'sgd' or 'adam'")
         if not (math.isfinite(lr) and lr > 0):
             raise ValueError("lr must be a positive number")
+        if meta_layers not in META_LAYERS:
+            raise ValueError(f"meta_layers must be one of {', '.join(META_LAYERS)}, got {meta_layers!r}")
+        if not 0.0 <= mask_floor < 1.0:
+            raise ValueError("mask_floor must be in [0, 1) (1 would be no mask: use prior: none)")
+        mask_layers = list(range(len(hidden))) if mask_layers is None else [int(i) for i in mask_layers]
+        if any(not 0 <= i < len(hidden) for i in mask_layers):
+            raise ValueError(f"mask_layers must list hidden layers 0..{len(hidden) - 1}, got {mask_layers}")
         if memory not in MEMORY_KINDS:
             raise ValueError(f"memory must be one of {', '.join(MEMORY_KINDS)}, got {memory!r}")
         self.config.update(hidden=hidden, neuron=neuron, T=int(T), prior=str(prior), meta=float(meta),
-                           meta_fn=meta_fn, lr=float(lr), optimizer=optimizer, steps=int(steps), batch=int(batch),
+                           meta_fn=meta_fn, meta_layers=meta_layers, mask_gate=int(mask_gate),
+                           mask_floor=float(mask_floor), mask_layers=mask_layers, lr=float(lr), optimizer=optimizer,
+                           steps=int(steps), batch=int(batch),
                            memory=memory, memory_bytes=int(memory_bytes), memory_per_class=int(memory_per_class),
                            current_replay=float(current_replay), noise=float(noise),
                            min_steps=int(min_steps), stop_margin=float(stop_margin))
         self.net = SpikingMLP(dim, hidden, 0, neuron=neuron, T=T, seed=seed)
         self.prior, self.prior_source = resolve_prior(str(prior), dim, hidden, seed)
+        if self.prior is not None and not 0 <= mask_gate < self.prior.k:
+            raise ValueError(f"mask_gate must be in 1..{self.prior.k - 1} (0 = the prior's own gate)")
         self.memory = self._new_memory()
         self.n_updates = 0
         self.last_meta_fraction = 0.0
@@ -182,8 +198,19 @@ class CHHNN(Learner):
         return make_memory(cfg["memory"], self.dim, cfg["memory_per_class"], cfg["memory_bytes"], self.seed)
 
     # ---------------------------------------------------------------- helpers
-    def _masks(self, x: torch.Tensor) -> list[torch.Tensor] | None:
-        return None if self.prior is None else self.prior.masks(x)
+    def _masks(self, x: torch.Tensor) -> list[torch.Tensor | None] | None:
+        """Per-layer masks of ``x``: binary from the prior, or graded (``mask_floor`` + (1 − floor)·m),
+        None for layers not in ``mask_layers``."""
+        if self.prior is None:
+            return None
+        cfg = self.config
+        masks: list[torch.Tensor | None] = []
+        for i, m in enumerate(self.prior.masks(x, cfg["mask_gate"] or None)):
+            if i not in cfg["mask_layers"]:
+                masks.append(None)
+            else:
+                masks.append(m if not cfg["mask_floor"] else m.mul_(1.0 - cfg["mask_floor"]).add_(cfg["mask_floor"]))
+        return masks
 
     def _logits(self, X: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(X)
@@ -199,7 +226,9 @@ class CHHNN(Learner):
 
     def _optimizer(self) -> MetaplasticAdam:
         cfg = self.config
-        meta_params = [fc.weight for fc in self.net.fcs] + [self.net.head.weight]
+        layers = cfg["meta_layers"]
+        meta_params = ([fc.weight for fc in self.net.fcs] if layers in ("all", "hidden") else []) + \
+            ([self.net.head.weight] if layers in ("all", "head") else [])
         ids = {id(p) for p in meta_params}
         rest = [p for p in self.net.parameters() if id(p) not in ids]
         # Biases and norms are exempt from metaplasticity, as in the method.

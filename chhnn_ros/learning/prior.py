@@ -60,12 +60,18 @@ class MaskPrior(nn.Module):
         ]
 
     @torch.no_grad()
-    def masks(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Binary (B, H_l) float masks, one per SNN hidden layer."""
+    def masks(self, x: torch.Tensor, gate: int | None = None) -> list[torch.Tensor]:
+        """Binary (B, H_l) float masks, one per SNN hidden layer.
+
+        A unit is ON when its argmax falls among the first ``gate`` of the K values (the
+        prior's own ``gate`` by default): the balance loss spreads the argmax evenly, so the
+        active fraction is about gate / K and a larger gate gives denser masks.
+        """
+        gate = self.gate if gate is None else int(gate)
         # softmax is monotonic: the argmax of the raw head outputs is the same.
         z = self.trunk(x)
         return [
-            (head(z).view(x.shape[0], h, self.k).argmax(-1) < self.gate).float()
+            (head(z).view(x.shape[0], h, self.k).argmax(-1) < gate).float()
             for head, h in zip(self.heads, self.layer_sizes)
         ]
 

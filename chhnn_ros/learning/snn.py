@@ -136,7 +136,7 @@ class SpikingMLP(nn.Module):
     def _drive(self, i: int, current: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """Input current of hidden layer i: fc → LayerNorm → ×mask (works on (T,B,·) or (B,·))."""
         h = self.norms[i](self.fcs[i](current))
-        if masks is not None:
+        if masks is not None and masks[i] is not None:  # None: this layer is not gated
             h = h * masks[i]
         return h
 
