@@ -164,15 +164,16 @@ def _tiny_prior(tmp_path):
 
 
 def test_teach_stops_early_once_the_batch_is_learned(mnist_small):
-    """A class already learned gets min_steps updates; min_steps = steps restores the fixed count."""
+    """A class already learned gets min_steps updates; min_steps = steps restores the fixed count.
+    A teach that brings a new class trains for new_min_steps..new_steps."""
     torch.set_num_threads(1)
-    ln = CHHNN(784, seed=0, T=4, steps=20, min_steps=2)
+    ln = CHHNN(784, seed=0, T=4, steps=20, min_steps=2, new_steps=12, new_min_steps=5)
     ln.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
-    assert 2 <= ln.last_steps <= 20
-    for _ in range(3):  # 0 vs 1 is easy: re-teaching a learned class stops at min_steps
-        ln.partial_fit(mnist_small[1][0][20:40], 1)
+    assert 5 <= ln.last_steps <= 12
+    for k in range(5):  # 0 vs 1 is easy: re-teaching a learned class stops at min_steps
+        ln.partial_fit(mnist_small[1][0][20 + 8 * k: 40 + 8 * k], 1)
     assert ln.last_steps == 2
-    fixed = CHHNN(784, seed=0, T=4, steps=6, min_steps=6)
+    fixed = CHHNN(784, seed=0, T=4, steps=6, min_steps=6, new_steps=6, new_min_steps=6)
     fixed.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
     assert fixed.last_steps == 6
     with pytest.raises(ValueError, match="min_steps"):
@@ -180,7 +181,7 @@ def test_teach_stops_early_once_the_batch_is_learned(mnist_small):
     with pytest.raises(ValueError, match="stop_margin"):
         CHHNN(784, stop_margin=1.0)
     # A margin asks for more than being right: the same re-teach runs more steps.
-    sure = CHHNN(784, seed=0, T=4, steps=20, min_steps=2, stop_margin=0.9)
+    sure = CHHNN(784, seed=0, T=4, steps=20, min_steps=2, stop_margin=0.9, new_steps=20, new_min_steps=2)
     sure.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
     sure.partial_fit(mnist_small[1][0][20:40], 1)
     assert sure.last_steps > 2

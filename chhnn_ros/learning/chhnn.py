@@ -149,16 +149,18 @@ class CHHNN(Learner):
         noise: float = 0.05,
         min_steps: int = 2,
         stop_margin: float = 0.0,
+        new_steps: int = 40,
+        new_min_steps: int = 20,
     ) -> None:
         super().__init__(dim, seed)
         hidden = [int(h) for h in hidden]
-        if int(min_steps) < 0:
-            raise ValueError("min_steps must be >= 0")
+        if int(min_steps) < 0 or int(new_min_steps) < 0:
+            raise ValueError("min_steps and new_min_steps must be >= 0")
         if not 0.0 <= stop_margin < 1.0:
             raise ValueError("stop_margin must be in [0, 1)")
         if not 0.0 <= current_replay <= 1.0:
             raise ValueError("current_replay must be in [0, 1]")
-        for key, val in (("steps", steps), ("batch", batch), ("T", T)):
+        for key, val in (("steps", steps), ("new_steps", new_steps), ("batch", batch), ("T", T)):
             if int(val) < 1:
                 raise ValueError(f"{key} must be >= 1")
         if optimizer not in ("sgd", "adam"):
@@ -180,7 +182,8 @@ class CHHNN(Learner):
                            steps=int(steps), batch=int(batch),
                            memory=memory, memory_bytes=int(memory_bytes), memory_per_class=int(memory_per_class),
                            current_replay=float(current_replay), noise=float(noise),
-                           min_steps=int(min_steps), stop_margin=float(stop_margin))
+                           min_steps=int(min_steps), stop_margin=float(stop_margin), new_steps=int(new_steps),
+                           new_min_steps=int(new_min_steps))
         self.net = SpikingMLP(dim, hidden, 0, neuron=neuron, T=T, seed=seed)
         self.prior, self.prior_source = resolve_prior(str(prior), dim, hidden, seed)
         if self.prior is not None and not 0 <= mask_gate < self.prior.k:
@@ -255,6 +258,10 @@ class CHHNN(Learner):
     # ------------------------------------------------------------------ hooks
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
         cfg = self.config
+        # A teach that brings a new class carves its region out of the old ones' and rebalances them:
+        # it trains for new_steps (at least new_min_steps); a re-teach of known classes only refines.
+        new_class = len(self.classes_) > self.net.n_out
+        steps, min_steps = (cfg["new_steps"], cfg["new_min_steps"]) if new_class else (cfg["steps"], cfg["min_steps"])
         for c in range(self.net.n_out, len(self.classes_)):
             self.memory.add_class()
             self.net.add_outputs(1, self._imprint(X[idx == c]))
@@ -276,7 +283,7 @@ class CHHNN(Learner):
         scale = float(X.std()) + 1e-6
         self.net.train()
         done = 0
-        for step in range(cfg["steps"]):
+        for step in range(steps):
             n_old = min(len(others), max_other)
             old = [int(c) for c in rng.choice(others, size=n_old, replace=False)] if others else []
             xb_np, yb_np = self._replay_batch(X, idx, current, old, per_class, rng)
@@ -289,7 +296,7 @@ class CHHNN(Learner):
             # stop_margin in probability), after min_steps: a class that is already learned gets
             # few updates, which is faster and less disruptive to the other classes; a margin
             # buys robustness to shifted inputs for more steps (both measured in the README).
-            if step >= cfg["min_steps"] and _learned(logits, yb, cfg["stop_margin"]):
+            if step >= min_steps and _learned(logits, yb, cfg["stop_margin"]):
                 break
             loss = F.cross_entropy(logits, yb)
             opt.zero_grad()

@@ -131,6 +131,7 @@ class GaussianMemory:
         self.var: list[np.ndarray] = []  # (d,) float32, population variance
         self.U: list[np.ndarray] = []  # (r<=k, d) float16, orthonormal rows
         self.s: list[np.ndarray] = []  # (r,) float32, scatter along each row of U
+        self._spread_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @staticmethod
     def class_nbytes(dim: int, rank: int) -> int:
@@ -149,6 +150,7 @@ class GaussianMemory:
     def remove_class(self, i: int) -> None:
         for lst in (self.n, self.mean, self.var, self.U, self.s):
             del lst[i]
+        self._spread_cache.clear()  # class indices shift
 
     def add(self, i: int, X: np.ndarray) -> None:
         X = np.asarray(X, np.float64)
@@ -162,6 +164,7 @@ class GaussianMemory:
             factors.append(np.sqrt(w) * delta[:, None])
         u, sv, _ = np.linalg.svd(np.concatenate(factors, axis=1), full_matrices=False)
         keep = min(self.rank, int((sv > 1e-6 * max(sv[0], 1e-12)).sum())) if sv.size else 0
+        self._spread_cache.pop(i, None)
         self.n[i] = n + m
         self.mean[i] = (mu + delta * (m / (n + m))).astype(np.float32)
         self.var[i] = var.astype(np.float32)
@@ -169,23 +172,32 @@ class GaussianMemory:
         self.s[i] = (sv[:keep] ** 2).astype(np.float32)
 
     def sample(self, classes: list[int], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` pseudo-features of each listed class, float32, and their indices."""
-        xs, ys = [], []
-        for c in classes:
-            cnt = self.n[c]
-            if not cnt:
-                continue
-            U = self.U[c].astype(np.float32)
-            lam = self.s[c] / cnt  # variance along each direction
-            explained = (lam[:, None] * U**2).sum(0)
-            resid = np.sqrt(np.clip(self.var[c] - explained, 0.0, None))
-            z1 = rng.standard_normal((n, len(lam))).astype(np.float32)
-            z2 = rng.standard_normal((n, self.dim)).astype(np.float32)
-            xs.append(self.mean[c] + (z1 * np.sqrt(lam)) @ U + z2 * resid)
-            ys.append(np.full(n, c, np.int64))
-        if not xs:
+        """``n`` pseudo-features of each listed class, float32, and their indices (one draw for all)."""
+        classes = [c for c in classes if self.n[c]]
+        if not classes or n < 1:
             return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
-        return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+        k = max(len(self.s[c]) for c in classes)
+        U = np.zeros((len(classes), k, self.dim), np.float32)  # ranks may differ: pad with zero rows
+        sd = np.zeros((len(classes), k), np.float32)
+        resid = np.empty((len(classes), self.dim), np.float32)
+        for j, c in enumerate(classes):
+            r = len(self.s[c])
+            U[j, :r] = self.U[c]
+            sd[j, :r], resid[j] = self._spread(c)
+        z1 = rng.standard_normal((len(classes), n, k), dtype=np.float32) * sd[:, None, :]
+        z2 = rng.standard_normal((len(classes), n, self.dim), dtype=np.float32) * resid[:, None, :]
+        mean = np.stack([self.mean[c] for c in classes])[:, None, :]
+        x = mean + np.matmul(z1, U) + z2
+        return x.reshape(-1, self.dim), np.repeat(np.asarray(classes, np.int64), n)
+
+    def _spread(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Standard deviation along each stored direction and of the per-dimension residual
+        (derived from the statistics, cached until the class changes; not stored)."""
+        if c not in self._spread_cache:
+            lam = self.s[c] / self.n[c]  # variance along each direction
+            resid = np.clip(self.var[c] - lam @ self.U[c].astype(np.float32) ** 2, 0.0, None)
+            self._spread_cache[c] = (np.sqrt(lam), np.sqrt(resid))
+        return self._spread_cache[c]
 
     def nbytes_per_class(self) -> float:
         return _state_nbytes(self.state()) / max(1, len(self))
@@ -195,6 +207,7 @@ class GaussianMemory:
         # Arrays are replaced, never written in place, by add(): copying the lists is enough.
         new.n, new.mean, new.var = list(self.n), list(self.mean), list(self.var)
         new.U, new.s = list(self.U), list(self.s)
+        new._spread_cache = dict(self._spread_cache)
         return new
 
     def state(self) -> dict[str, Any]:
@@ -214,6 +227,7 @@ class GaussianMemory:
         if any(len(u) > self.rank or len(u) != len(e) for u, e in zip(U, s)):
             raise ValueError(f"class statistics of rank above the memory's rank {self.rank}")
         self.n, self.mean, self.var, self.U, self.s = n, mean, var, U, s
+        self._spread_cache.clear()
 
 
 def make_memory(kind: str, dim: int, per_class: int, budget: int, seed: int) -> ExemplarMemory | GaussianMemory:
