@@ -91,15 +91,16 @@ def test_cl_rejects_unknown_keys_before_running(tmp_path, capsys):
 
 def test_ablation_runs_through_the_cl_protocol(tmp_path):
     rc = ablation.main(["--quick", "--seeds", "2", "--streams", "split-mnist-1teach", "--mechanisms", "full,no-meta",
-                        "--budgets", "default", "--references", "ncm", "--test-per-class", "20",
-                        "--method-params", "chhnn: {steps: 2, T: 2, hidden: [32, 32], prior: random}",
+                        "--budgets", "compact", "--references", "ncm", "--test-per-class", "20",
+                        "--method-params", "chhnn: {steps: 2, new_steps: 2, T: 2, hidden: [32, 32]}",
                         "--out", str(tmp_path), "--no-progress"])
     assert rc == 0
     res = json.loads((tmp_path / "ablation.json").read_text())
-    assert set(res["variants"]) == {"full@default", "no-meta@default", "ncm"}
-    full = res["variants"]["full@default"]
-    assert full["learner"] == "chhnn" and full["params"]["T"] == 2 and "meta" not in full["params"]
-    assert res["variants"]["no-meta@default"]["params"]["meta"] == 0.0
+    assert set(res["variants"]) == {"full@compact", "no-meta@compact", "ncm"}
+    full = res["variants"]["full@compact"]
+    assert full["learner"] == "chhnn" and full["params"]["T"] == 2 and full["params"]["meta"] > 0
+    assert full["params"]["memory"] == "stats" and full["params"]["prior"] == "auto"
+    assert res["variants"]["no-meta@compact"]["params"]["meta"] == 0.0
     entry = full["streams"]["split-mnist-1teach"]
     assert set(entry) == {"final_acc", "forgetting", "bytes_per_class", "update_ms"}
     assert set(entry["final_acc"]) == {"mean", "std"} and 0 <= entry["final_acc"]["mean"] <= 100
@@ -107,12 +108,12 @@ def test_ablation_runs_through_the_cl_protocol(tmp_path):
     stream = res["streams"]["split-mnist-1teach"]
     assert stream["protocol"]["train_per_class"] == 20 and stream["protocol"]["classes_per_step"] == 1
     assert stream["protocol"]["seeds"] == [0, 1]
-    check = res["checks"]["full-minus-no-meta@default"]
+    check = res["checks"]["full-minus-no-meta@compact"]
     assert check["mean"] == pytest.approx(entry["final_acc"]["mean"] -
-                                          res["variants"]["no-meta@default"]["streams"]["split-mnist-1teach"]
+                                          res["variants"]["no-meta@compact"]["streams"]["split-mnist-1teach"]
                                           ["final_acc"]["mean"])
     md = (tmp_path / "ablation.md").read_text()
-    assert "| full@default |" in md and "chhnn-bench ablation" in md
+    assert "| full@compact |" in md and "chhnn-bench ablation" in md
     cl_rep = json.loads((tmp_path / "streams" / "split-mnist-1teach-class-il.json").read_text())
     assert len(cl_rep["methods"][full["method"]]["seeds"]) == 2
 
