@@ -4,7 +4,9 @@ Runs on real data (sklearn's 8×8 digits, 64-d, scaled to [0, 1]) and checks
 the contract of :class:`chhnn_ros.learning.base.Learner`: the class set
 grows, probabilities are well formed, state dicts round-trip exactly (also
 through ``torch.save``/``torch.load(weights_only=True)``), bad input raises
-``ValueError`` and changes nothing, ``forget`` removes a class.
+``ValueError`` and changes nothing, ``forget`` removes a class.  The open-set
+part of the contract (``score_known`` / ``predict_open``) is in
+test_openset.py.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def test_state_round_trip(name: str, digits: tuple[np.ndarray, np.ndarray]) -> N
     fresh = learner_from_state(state)
     assert type(fresh) is type(learner) and fresh.classes_ == learner.classes_
     np.testing.assert_array_equal(fresh.predict_proba(X, **kw(learner)), ref)
+    assert same(fresh.state_dict(), state)
 
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -137,6 +140,7 @@ def test_bad_input_raises_and_changes_nothing(name: str, digits: tuple[np.ndarra
     inf[1, 0] = np.inf
     before_state = learner.state_dict()
     before_proba = learner.predict_proba(X, **kw(learner))
+    before_known = learner.score_known(X, **kw(learner))
     bad_calls = [
         lambda: learner.partial_fit(ok[:, :10], [0] * 5, **kw(learner)),  # wrong dimension
         lambda: learner.partial_fit(nan, [0] * 5, **kw(learner)),
@@ -149,6 +153,8 @@ def test_bad_input_raises_and_changes_nothing(name: str, digits: tuple[np.ndarra
         lambda: learner.partial_fit([["a"] * DIM], [0], **kw(learner)),  # non-numeric features
         lambda: learner.predict_proba(X[:, :10], **kw(learner)),
         lambda: learner.predict_proba(np.full((2, DIM), np.nan, np.float32), **kw(learner)),
+        lambda: learner.score_known(X[:, :10], **kw(learner)),
+        lambda: learner.predict_open(np.full((2, DIM), np.inf, np.float32), **kw(learner)),
         lambda: learner.forget(42),  # unknown label
         lambda: learner.forget(None),
         lambda: learner.load_state_dict({"format": 1, "learner": "other"}),
@@ -161,6 +167,7 @@ def test_bad_input_raises_and_changes_nothing(name: str, digits: tuple[np.ndarra
             call()
         assert same(learner.state_dict(), before_state), f"bad call #{i} changed the state"
     np.testing.assert_array_equal(learner.predict_proba(X, **kw(learner)), before_proba)
+    np.testing.assert_array_equal(learner.score_known(X, **kw(learner)), before_known)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -170,6 +177,10 @@ def test_predict_before_teach_raises(name: str, digits: tuple[np.ndarray, np.nda
         learner.predict_proba(probe(digits), **kw(learner))
     with pytest.raises(ValueError):
         learner.predict(probe(digits), **kw(learner))
+    with pytest.raises(ValueError):
+        learner.score_known(probe(digits), **kw(learner))
+    with pytest.raises(ValueError):
+        learner.predict_open(probe(digits), **kw(learner))
     with pytest.raises(ValueError):
         make_learner(name, dim=0)
 

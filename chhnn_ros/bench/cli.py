@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reliability": ("long-running reliability benchmark", "chhnn_ros.bench.reliability:main"),
     "robustness": ("robustness to image corruptions", "chhnn_ros.bench.robustness:main"),
     "ablation": ("CH-HNN mechanism and memory ablations over streams and seeds", "chhnn_ros.bench.ablation:main"),
+    "openset": ("open set: known vs never-taught classes, calibrated rejection", "chhnn_ros.bench.openset:main"),
 }
 NOT_IMPLEMENTED = "not implemented yet in this version"
 DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"

@@ -111,33 +111,47 @@ def evaluate(learner: Learner, stream: Stream, X_test: np.ndarray, scenario: str
     return row
 
 
+def build(method: str, dim: int, seed: int, scenario: str) -> Learner:
+    """A fresh learner for ``method``; :class:`Skip` if it cannot be built or cannot run ``scenario``."""
+    try:
+        learner = make_learner(method, dim=dim, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - any construction failure skips only this method
+        raise Skip(f"cannot build: {type(exc).__name__}: {exc}") from exc
+    if scenario == "class-il" and learner.needs_task:
+        raise Skip("needs task ids at test time, which class-IL does not give")
+    return learner
+
+
+def teach_step(learner: Learner, stream: Stream, X_train: np.ndarray, k: int, teach_size: int,
+               rng: np.random.Generator, update_ms: list[float] | None = None) -> None:
+    """Teach step ``k`` of the stream (its single-class teaches, see :func:`teach_batches`);
+    :class:`Skip` if ``partial_fit`` fails.  Appends each teach's duration (ms) to ``update_ms``."""
+    idx = np.flatnonzero(stream.t_train == k)
+    task = k if learner.needs_task else None
+    for b in teach_batches(stream.y_train, idx, stream.steps[k], teach_size, rng):
+        label = stream.y_train[b[0]]
+        start = time.perf_counter()
+        try:
+            learner.partial_fit(X_train[b], [label] * len(b), task=task)
+        except Exception as exc:  # noqa: BLE001 - a failing method must not end the benchmark
+            raise Skip(f"partial_fit failed at step {k}: {type(exc).__name__}: {exc}\n"
+                       f"{traceback.format_exc(limit=3)}") from exc
+        if update_ms is not None:
+            update_ms.append(1000.0 * (time.perf_counter() - start))
+
+
 def run_seed(method: str, seed: int, stream: Stream, X_train: np.ndarray, X_test: np.ndarray, scenario: str,
              teach_size: int, on_step: Any = None) -> SeedRun:
     """Train ``method`` through the stream once; raise :class:`Skip` if it cannot."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
-    try:
-        learner = make_learner(method, dim=int(X_train.shape[1]), seed=seed)
-    except Exception as exc:  # noqa: BLE001 - any construction failure skips only this method
-        raise Skip(f"cannot build: {type(exc).__name__}: {exc}") from exc
-    if scenario == "class-il" and learner.needs_task:
-        raise Skip("needs task ids at test time, which class-IL does not give")
+    learner = build(method, int(X_train.shape[1]), seed, scenario)
     rng = np.random.default_rng(seed)
     T = stream.n_steps
     run = SeedRun(method=method, seed=seed, acc=np.full((T, T), np.nan))
     for k in range(T):
-        idx = np.flatnonzero(stream.t_train == k)
-        task = k if learner.needs_task else None
         t0 = time.perf_counter()
-        for b in teach_batches(stream.y_train, idx, stream.steps[k], teach_size, rng):
-            label = stream.y_train[b[0]]
-            start = time.perf_counter()
-            try:
-                learner.partial_fit(X_train[b], [label] * len(b), task=task)
-            except Exception as exc:  # noqa: BLE001 - a failing method must not end the benchmark
-                raise Skip(f"partial_fit failed at step {k}: {type(exc).__name__}: {exc}\n"
-                           f"{traceback.format_exc(limit=3)}") from exc
-            run.update_ms.append(1000.0 * (time.perf_counter() - start))
+        teach_step(learner, stream, X_train, k, teach_size, rng, run.update_ms)
         t1 = time.perf_counter()
         try:
             run.acc[k] = evaluate(learner, stream, X_test, scenario, k)

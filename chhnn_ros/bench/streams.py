@@ -25,6 +25,9 @@ import numpy as np
 
 STREAMS = ("split-mnist", "permuted-mnist", "split-fashion", "sim-objects", "npz:PATH")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+# pybullet_data random_urdfs used only as open-set unknowns: the shipped prior saw 001-040, the catalogue's
+# blue_blob is 000, and no stream, scene or demo uses these.
+OPEN_SET_BLOBS = tuple(range(993, 1000))
 
 
 @dataclass
@@ -143,6 +146,33 @@ def _npz_raw(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
         raise ValueError(f"x_train samples {xtr.shape[1:]} and x_test samples {xte.shape[1:]} differ")
     fix = lambda y: y.astype(np.int64) if y.dtype.kind in "iub" else y.astype(str).astype(object)  # noqa: E731
     return xtr, fix(ytr), xte, fix(yte), f"npz file {p}"
+
+
+def open_set_unknowns(spec: str, n_test: int, data_seed: int = 0) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """Test images of objects that are in no class of stream ``spec`` (labels: their names), for the
+    streams that have such objects: ``sim-objects`` → the catalogue's held-out objects and
+    :data:`OPEN_SET_BLOBS`, rendered like the stream's test views.  ``None`` for other streams."""
+    if spec != "sim-objects":
+        return None
+    if n_test < 1:
+        raise ValueError(f"n_test must be >= 1, got {n_test}")
+    try:  # lazy: pybullet is heavy and optional here
+        from chhnn_ros.learning.prior_data_sim import blob
+        from chhnn_ros.sim.dataset import sim_object_images
+        from chhnn_ros.sim.objects import HELD_OUT_OBJECTS
+        from chhnn_ros.sim.views import render_object_views
+    except ImportError as exc:
+        raise ValueError(f"sim-objects unknowns unavailable: {exc}") from exc
+    held = sim_object_images(HELD_OUT_OBJECTS, n_train=1, n_test=n_test, seed=data_seed)
+    size = held["x_test"].shape[1]
+    blobs = [blob(i) for i in OPEN_SET_BLOBS]
+    # Test-view seed as sim_object_images uses for test views (2·seed + 1).
+    x = np.concatenate([held["x_test"]] + [render_object_views(b, n_test, seed=2 * data_seed + 1, size=size)
+                                           for b in blobs])
+    y = np.asarray([str(v) for v in held["y_test"]] + [b.name for b in blobs for _ in range(n_test)], dtype=object)
+    source = (f"held-out catalogue objects {', '.join(HELD_OUT_OBJECTS)} and pybullet random_urdfs "
+              f"{OPEN_SET_BLOBS[0]:03d}-{OPEN_SET_BLOBS[-1]:03d}, {n_test} views each (seed {data_seed})")
+    return x, y, source
 
 
 # ---------------------------------------------------------------- stream making

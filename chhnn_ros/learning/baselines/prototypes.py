@@ -15,81 +15,71 @@ import torch
 
 from chhnn_ros.learning.base import Learner, softmax
 from chhnn_ros.learning.baselines.mlp import check_positive
+from chhnn_ros.learning.class_stats import ClassStats
 from chhnn_ros.learning.registry import register
 
 
-def _means_from_state(state: dict[str, Any], dim: int, n_classes: int) -> tuple[torch.Tensor, list[int]]:
-    means = torch.as_tensor(state["means"], dtype=torch.float64).reshape(-1, dim).clone()
-    counts = [int(c) for c in state["counts"]]
-    if means.shape[0] != n_classes or len(counts) != n_classes:
-        raise ValueError(f"state holds {means.shape[0]} means / {len(counts)} counts for {n_classes} classes")
-    return means, counts
+def _stats_property(name: str) -> property:
+    """Read access to one field of the learner's :class:`ClassStats` (``means``, ``counts``, ...)."""
+    return property(lambda self: getattr(self.stats, name), doc=f"``stats.{name}``")
 
-
-
-def _grow_means(learner) -> None:
-    """Append zero means / counts for classes that arrived since the last update (NCM and SLDA)."""
-    n_new = len(learner.classes_) - len(learner.counts)
-    if n_new > 0:
-        learner.means = torch.cat([learner.means, torch.zeros((n_new, learner.dim), dtype=torch.float64)])
-        learner.counts += [0] * n_new
 
 @register
 class NCM(Learner):
     """Cosine similarity to L2-normalised running class means; softmax(scale · cos)."""
 
     name = "ncm"
+    input_means = False  # its own class means are the input means
+    calibrates_all = True  # leave-one-out cosine
 
     def __init__(self, dim: int, seed: int = 0, scale: float = 16.0) -> None:
         super().__init__(dim, seed)
         check_positive(scale=scale)
         self.config["scale"] = float(scale)
-        self.means = torch.zeros((0, dim), dtype=torch.float64)
-        self.counts: list[int] = []
+        self.stats = ClassStats(dim, scatter=False)
+
+    means = _stats_property("means")
+    counts = _stats_property("counts")
 
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
-        _grow_means(self)
-        x = torch.from_numpy(X).double()
-        for c in np.unique(idx):
-            xc = x[torch.from_numpy(idx == c)]
-            n, m = self.counts[c], len(xc)
-            # Exact incremental mean: μ ← μ + m/(n+m) · (x̄ − μ).
-            self.means[c] += (xc.mean(0) - self.means[c]) * (m / (n + m))
-            self.counts[c] = n + m
+        self.stats.update(X, idx)
 
     def _proba(self, X: np.ndarray, task: int | None) -> np.ndarray:
-        x = torch.from_numpy(X).double()
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        mu = self.means / self.means.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return softmax(self.config["scale"] * (x @ mu.T).numpy())
+        return softmax(self.config["scale"] * self.stats.cosine(X).numpy())
+
+    def _open_scores(self, X: np.ndarray, task: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Known-ness: cosine to the class mean."""
+        cos = self.stats.cosine(X).numpy()
+        return softmax(self.config["scale"] * cos), cos
+
+    def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
+        """Leave-one-out cosine of each taught sample (NaN for a class of one sample)."""
+        return self.stats.loo_cosine(X, idx).numpy()
 
     def _forget(self, index: int) -> None:
-        self.means = torch.cat([self.means[:index], self.means[index + 1 :]])
-        del self.counts[index]
+        self.stats.remove(index)
 
     def _get_state(self) -> dict[str, Any]:
-        return {"means": self.means.clone(), "counts": list(self.counts)}
+        return self.stats.state()
 
     def _set_state(self, state: dict[str, Any], classes: Sequence[Any]) -> None:
-        try:
-            means, counts = _means_from_state(state, self.dim, len(classes))
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise ValueError(f"bad ncm state: {exc}") from None
-        self.means, self.counts = means, counts
+        stats = ClassStats(self.dim, scatter=False)
+        stats.load(state, len(classes))
+        self.stats = stats
 
     def memory_bytes_per_class(self) -> float:
-        return float(self.dim * self.means.element_size())
+        return self.stats.nbytes_per_class()
 
 
 @register
 class SLDA(Learner):
     """Streaming LDA: running class means + one shared within-class covariance.
 
-    The covariance is the pooled within-class scatter, updated exactly for
-    a whole batch of one class by the parallel (Chan et al.) formula
-    ``S += S_batch + n·m/(n+m) · (x̄ − μ)(x̄ − μ)ᵀ``; Hayes & Kanan update it
-    sample by sample with the global count as weight, an approximation of
-    the same quantity.  Scores are the LDA discriminants
+    The covariance is the pooled within-class scatter of
+    :class:`~chhnn_ros.learning.class_stats.ClassStats`, updated exactly for a
+    whole batch of one class by the parallel (Chan et al.) formula; Hayes &
+    Kanan update it sample by sample with the global count as weight, an
+    approximation of the same quantity.  Scores are the LDA discriminants
     ``x·Λμ_c − ½ μ_cᵀΛμ_c`` with ``Λ = ((1−ε)Σ + εI)⁻¹`` (shrinkage ε),
     recomputed lazily when the statistics changed.
 
@@ -98,71 +88,49 @@ class SLDA(Learner):
     """
 
     name = "slda"
+    input_means = False  # its own class statistics give the known-ness
+    calibrates_all = True  # leave-one-out Mahalanobis: one covariance factorisation per teach
 
     def __init__(self, dim: int, seed: int = 0, shrinkage: float = 1e-4) -> None:
         super().__init__(dim, seed)
         if not (isinstance(shrinkage, int | float) and 0 < shrinkage <= 1):
             raise ValueError(f"shrinkage must be in (0, 1], got {shrinkage!r}")
         self.config["shrinkage"] = float(shrinkage)
-        self.means = torch.zeros((0, dim), dtype=torch.float64)
-        self.counts: list[int] = []
-        self.scatter = torch.zeros((dim, dim), dtype=torch.float64)
-        self.n_seen = 0
-        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.stats = ClassStats(dim)
+
+    means = _stats_property("means")
+    counts = _stats_property("counts")
+    scatter = _stats_property("scatter")
+    n_seen = _stats_property("n_seen")
 
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
-        _grow_means(self)
-        x = torch.from_numpy(X).double()
-        for c in np.unique(idx):
-            xc = x[torch.from_numpy(idx == c)]
-            n, m = self.counts[c], len(xc)
-            xbar = xc.mean(0)
-            centred = xc - xbar
-            d = xbar - self.means[c]
-            # In place (addmm_/addr_): no d×d temporaries, which dominate the cost at d = 1280.
-            self.scatter.addmm_(centred.T, centred).addr_(d, d, alpha=n * m / (n + m))
-            self.means[c] += d * (m / (n + m))
-            self.counts[c] = n + m
-            self.n_seen += m
-        self._cache = None
-
-    def _discriminant(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._cache is None:
-            eps = self.config["shrinkage"]
-            sigma = self.scatter / max(1, self.n_seen)
-            A = (1 - eps) * sigma + eps * torch.eye(self.dim, dtype=torch.float64)
-            # A is symmetric positive definite (shrinkage), so a Cholesky solve replaces the explicit inverse.
-            L = torch.linalg.cholesky(A)
-            W = torch.cholesky_solve(self.means.T.contiguous(), L)  # Λμᵀ, (dim, C)
-            b = -0.5 * (self.means * W.T).sum(1)
-            self._cache = (W, b)
-        return self._cache
+        self.stats.update(X, idx)
 
     def _proba(self, X: np.ndarray, task: int | None) -> np.ndarray:
-        W, b = self._discriminant()
+        W, b = self.stats.discriminant(self.config["shrinkage"])
         return softmax((torch.from_numpy(X).double() @ W + b).numpy())
 
+    def _open_scores(self, X: np.ndarray, task: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Known-ness: minus the squared Mahalanobis distance to the class mean under the shared covariance."""
+        eps = self.config["shrinkage"]
+        return self._proba(X, task), -self.stats.mahalanobis(X, eps).numpy()
+
+    def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
+        """Exact leave-one-out Mahalanobis score of each taught sample (NaN for a class of one sample)."""
+        eps = self.config["shrinkage"]
+        return -self.stats.loo_mahalanobis(X, idx, eps).numpy()
+
     def _forget(self, index: int) -> None:
-        self.means = torch.cat([self.means[:index], self.means[index + 1 :]])
-        del self.counts[index]
-        self._cache = None
+        self.stats.remove(index)
 
     def _get_state(self) -> dict[str, Any]:
-        return {"means": self.means.clone(), "counts": list(self.counts), "scatter": self.scatter.clone(),
-                "n_seen": self.n_seen}
+        return self.stats.state()
 
     def _set_state(self, state: dict[str, Any], classes: Sequence[Any]) -> None:
-        try:
-            means, counts = _means_from_state(state, self.dim, len(classes))
-            scatter = torch.as_tensor(state["scatter"], dtype=torch.float64).clone()
-            n_seen = int(state["n_seen"])
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise ValueError(f"bad slda state: {exc}") from None
-        if scatter.shape != (self.dim, self.dim):
-            raise ValueError(f"slda scatter has shape {tuple(scatter.shape)}, expected ({self.dim}, {self.dim})")
-        self.means, self.counts, self.scatter, self.n_seen, self._cache = means, counts, scatter, n_seen, None
+        stats = ClassStats(self.dim)
+        stats.load(state, len(classes))
+        self.stats = stats
 
     def memory_bytes_per_class(self) -> float:
         """Class mean plus the shared covariance amortised over the known classes."""
-        per = self.dim * self.means.element_size()
-        return float(per + self.scatter.numel() * self.scatter.element_size() / max(1, len(self.classes_)))
+        return self.stats.nbytes_per_class()

@@ -1,0 +1,226 @@
+"""Open set: every learner's known-ness score and self-calibrated rejection, on real data (sklearn digits),
+and ``chhnn-bench openset`` end to end on a small npz stream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_digits
+from test_learner_conformance import DIM, NAMES, batch, kw, probe, taught
+
+from chhnn_ros.bench import cli
+from chhnn_ros.bench.openset import METRICS, open_metrics
+from chhnn_ros.learning.base import CALIBRATION_SIZE, KNOWN_QUANTILE
+from chhnn_ros.learning.registry import learner_from_state, make_learner
+from chhnn_ros.nodes import memory
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scores_shapes_and_consistency(name: str, digits) -> None:
+    learner = taught(name, digits, rounds=2)
+    X = probe(digits)
+    det = learner.predict_open_detail(X, **kw(learner))
+    assert det.proba.shape == (len(X), 3) and det.known.shape == (len(X),) and np.isfinite(det.known).all()
+    np.testing.assert_allclose(det.proba, learner.predict_proba(X, **kw(learner)))
+    assert list(det.nearest) == list(learner.predict(X, **kw(learner)))
+    np.testing.assert_array_equal(det.nearest_proba, det.proba.max(1))
+    np.testing.assert_array_equal(learner.score_known(X, **kw(learner)), det.known)
+    labels = learner.predict_open(X, **kw(learner))
+    assert labels.shape == (len(X),) and set(labels) <= {0, 1, 2, None}
+    assert all((lab is None) == (k < 0) for lab, k in zip(labels, det.known))
+    # Calibration: one score list per class, bounded, and the threshold is their pooled quantile.
+    assert len(learner.calibration_) == 3 and all(0 < len(s) <= CALIBRATION_SIZE for s in learner.calibration_)
+    assert learner.threshold() == pytest.approx(np.quantile(np.concatenate(learner.calibration_), KNOWN_QUANTILE))
+    # Most held-out samples of the taught classes pass their own learner's threshold.
+    held_out = np.concatenate([batch(digits, c, n=30, offset=60) for c in (0, 1, 2)])
+    assert np.mean(learner.score_known(held_out, **kw(learner)) >= 0) >= 0.6
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_taught_class_rejects_other_digits(name: str, digits) -> None:
+    X, y = digits
+    zeros = np.random.default_rng(0).permutation(np.flatnonzero(y == 0))  # the data set is ordered by writer
+    learner = make_learner(name, dim=DIM, seed=0)
+    learner.partial_fit(X[zeros[:40]], [0] * 40, **kw(learner))
+    own = learner.predict_open(X[zeros[40:]], **kw(learner))
+    other = learner.predict_open(X[np.isin(y, [1, 4, 7])], **kw(learner))
+    assert np.mean(own == 0) >= 0.85, own  # calibrated to accept ~95 % of samples like the taught ones
+    assert np.mean(other == None) >= 0.9, other  # noqa: E711 - elementwise comparison with None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scores_and_threshold_survive_save_and_load(name: str, digits, tmp_path: Path) -> None:
+    learner = taught(name, digits, rounds=2)
+    X = probe(digits)
+    ref = learner.score_known(X, **kw(learner))
+    fresh = learner_from_state(learner.state_dict())
+    assert fresh.threshold() == learner.threshold()
+    np.testing.assert_array_equal(fresh.score_known(X, **kw(learner)), ref)
+    # The node's memory file: numpy → tagged tensors, torch.save, torch.load(weights_only=True).
+    memory.save(tmp_path / "memory.pt", learner.state_dict(), 1)
+    loaded = learner_from_state(memory.load(tmp_path / "memory.pt")["learner_state"])
+    np.testing.assert_array_equal(loaded.score_known(X, **kw(learner)), ref)
+    assert list(loaded.predict_open(X, **kw(learner))) == list(learner.predict_open(X, **kw(learner)))
+
+
+def test_scores_survive_a_fresh_process(digits, tmp_path: Path) -> None:
+    learner = taught("slda", digits, rounds=2)
+    memory.save(tmp_path / "memory.pt", learner.state_dict(), 1)
+    np.save(tmp_path / "X.npy", probe(digits))
+    code = ("import sys, numpy as np; from chhnn_ros.nodes import memory; "
+            "from chhnn_ros.learning.registry import learner_from_state; "
+            f"l = learner_from_state(memory.load({str(tmp_path / 'memory.pt')!r})['learner_state']); "
+            f"np.save({str(tmp_path / 'k.npy')!r}, l.score_known(np.load({str(tmp_path / 'X.npy')!r})))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+    np.testing.assert_array_equal(np.load(tmp_path / "k.npy"), learner.score_known(probe(digits)))
+
+
+@pytest.mark.parametrize("name", ["ncm", "slda", "replay", "chhnn"])
+def test_forget_updates_calibration(name: str, digits) -> None:
+    learner = taught(name, digits, labels=(0, 1, 2), rounds=2)
+    kept = [learner.calibration_[0], learner.calibration_[2]]
+    learner.forget(1)
+    assert len(learner.calibration_) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(learner.calibration_, kept))
+    assert learner.threshold() == pytest.approx(np.quantile(np.concatenate(kept), KNOWN_QUANTILE))
+    assert set(learner.predict_open(batch(digits, 1, n=30, offset=60), **kw(learner))) <= {0, 2, None}
+    # Teaching it again calibrates it again.
+    learner.partial_fit(batch(digits, 1), [1] * 20, **kw(learner))
+    assert len(learner.calibration_) == 3 and len(learner.calibration_[2]) > 0
+
+
+@pytest.mark.parametrize("name", ["ncm", "chhnn"])
+def test_bad_input_and_bad_state_raise_and_change_nothing(name: str, digits) -> None:
+    learner = taught(name, digits)
+    X = probe(digits)
+    ref, thr = learner.score_known(X), learner.threshold()
+    state = learner.state_dict()
+    for call in (lambda: learner.score_known(X[:, :10]), lambda: learner.predict_open(np.full((2, DIM), np.nan)),
+                 lambda: learner.predict_open_detail([["a"] * DIM])):
+        with pytest.raises(ValueError):
+            call()
+    bad = dict(state, calibration=state["calibration"][:1])  # calibration of fewer classes than it knows
+    with pytest.raises(ValueError, match="calibration"):
+        learner.load_state_dict(bad)
+    bad = dict(state, calibration=[torch.tensor([float("nan")])] * 3)
+    with pytest.raises(ValueError):
+        learner.load_state_dict(bad)
+    assert learner.threshold() == thr
+    np.testing.assert_array_equal(learner.score_known(X), ref)
+    with pytest.raises(ValueError, match="teach"):
+        make_learner(name, dim=DIM).score_known(X)
+
+
+def test_state_without_calibration_accepts_everything(digits) -> None:
+    """A memory file written before open-set scores existed still loads; nothing is rejected until a teach."""
+    learner = taught("replay", digits)
+    state = learner.state_dict()
+    del state["calibration"], state["input_means"]
+    old = learner_from_state(state)
+    assert old.threshold() == -np.inf and all(lab is not None for lab in old.predict_open(probe(digits)))
+    np.testing.assert_array_equal(old.predict_proba(probe(digits)), learner.predict_proba(probe(digits)))
+
+
+@settings(max_examples=8, deadline=None)
+@given(order=st.permutations([0, 3, 6, 9]))
+def test_statistical_scores_do_not_depend_on_teach_order(order: list[int]) -> None:
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    probe_x = X[::40]
+    ref: dict[str, np.ndarray] = {}
+    for name in ("ncm", "slda"):
+        learners = []
+        for classes in ([0, 3, 6, 9], order):
+            learner = make_learner(name, dim=DIM)
+            for c in classes:  # one teach per class
+                learner.partial_fit(X[y == c][:30], [c] * 30)
+            learners.append(learner)
+        a, b = learners
+        cols = [b.classes_.index(c) for c in a.classes_]
+        # Raw known-ness (score + threshold) and probabilities are exact functions of the class statistics.
+        np.testing.assert_allclose(a.score_known(probe_x) + a.threshold(), b.score_known(probe_x) + b.threshold(),
+                                   rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(a.predict_proba(probe_x), b.predict_proba(probe_x)[:, cols], atol=1e-9)
+        ref[name] = a.score_known(probe_x)
+    # NCM's leave-one-out calibration of a class depends only on that class: the whole score is invariant.
+    b = make_learner("ncm", dim=DIM)
+    for c in order:
+        b.partial_fit(X[y == c][:30], [c] * 30)
+    np.testing.assert_allclose(b.score_known(probe_x), ref["ncm"], rtol=1e-9, atol=1e-12)
+
+
+def test_open_metrics_definitions() -> None:
+    known = np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
+    correct = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
+    accepted = np.array([1, 1, 0, 1, 1, 0, 0, 0], bool)
+    score = np.array([3.0, 2.0, -1.0, 1.0, 0.5, -2.0, -3.0, -4.0])
+    m = open_metrics(known, correct, accepted, score)
+    assert m["known_acc_closed"] == 0.75 and m["known_acc_open"] == 0.5 and m["unknown_reject"] == 0.75
+    assert m["open_acc"] == (2 + 3) / 8
+    assert m["auroc"] == pytest.approx(15 / 16)  # one unknown (0.5) outranks one known (−1)
+    assert m["fpr95"] == 0.25  # all four knowns need the threshold at −1: one unknown above it
+    with pytest.raises(ValueError):
+        open_metrics(np.ones(4, bool), correct[:4], accepted[:4], score[:4])
+
+
+def test_openset_quick_writes_every_key(tmp_path: Path, capsys) -> None:
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    test = np.zeros(len(y), bool)
+    test[rng.permutation(len(y))[:500]] = True
+    path = tmp_path / "digits.npz"
+    np.savez(path, x_train=(X[~test] / 16).astype(np.float32), y_train=y[~test], x_test=(X[test] / 16).astype(
+        np.float32), y_test=y[test])
+    out = tmp_path / "out"
+    rc = cli.main(["openset", "--stream", f"npz:{path}", "--methods", "ncm,slda,replay", "--quick", "--seeds", "2",
+                   "--train-per-class", "40", "--test-per-class", "30", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    rep = json.loads((out / "npz-digits-openset.json").read_text())
+    assert rep["protocol"]["known_classes"] == [0, 1, 2, 3, 4] and rep["protocol"]["unknown_classes"] == [5, 6, 7, 8, 9]
+    assert rep["protocol"]["n_train"] == 200 and rep["protocol"]["n_unknown"] == 150
+    assert rep["protocol"]["seeds"] == [0, 1]
+    assert set(rep["methods"]) == {"ncm", "slda", "replay"} and rep["skipped"] == {}
+    for m in rep["methods"].values():
+        for key in METRICS:
+            assert 0.0 <= m[key] <= 1.0 and f"{key}_std" in m
+        assert len(m["seeds"]) == 2 and set(METRICS) <= set(m["seeds"][0])
+        assert m["known_acc_open"] <= m["known_acc_closed"]
+    assert rep["methods"]["ncm"]["auroc"] > 0.8  # digits 5-9 against class means of 0-4
+    assert (out / "npz-digits-openset.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (out / "npz-digits-openset.md").read_text()
+    assert table.startswith("| method | AUROC | FPR95 | open acc |") and "| ncm |" in table
+    assert "| slda |" in capsys.readouterr().out
+    assert cli.main(["openset", "--stream", "permuted-mnist", "--methods", "ncm", "--out", str(out)]) == 2
+    assert cli.main(["openset", "--stream", "split-mnist", "--methods", "nope", "--out", str(out)]) == 2
+
+
+def test_sim_unknowns_are_objects_no_prior_or_stream_uses() -> None:
+    pytest.importorskip("pybullet")
+    from chhnn_ros.bench.streams import OPEN_SET_BLOBS, open_set_unknowns
+    from chhnn_ros.sim.objects import DEFAULT_OBJECTS, HELD_OUT_OBJECTS
+
+    x, y, source = open_set_unknowns("sim-objects", n_test=2)
+    names = list(dict.fromkeys(y.tolist()))
+    assert names == HELD_OUT_OBJECTS + [f"blob{i:03d}" for i in OPEN_SET_BLOBS]
+    assert x.shape == (2 * len(names), 64, 64, 3) and x.dtype == np.uint8 and x.std() > 10
+    assert not set(names) & set(DEFAULT_OBJECTS)
+    prior = torch.load(ROOT / "chhnn_ros/data/prior-efficientnet1280.pt", weights_only=True, map_location="cpu")
+    assert not set(names) & set(prior["trained_on"]["classes"])
+    assert "domino" in source and open_set_unknowns("split-mnist", 2) is None
