@@ -300,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "methods": {m: summarise(r) for m, r in runs.items()},
         "skipped": skipped,
     }
-    table = markdown_table(report._jsonable(rep))
+    table = markdown_table(report.jsonable(rep))
     try:
         report.write_json(rep, args.out / f"{slug}-openset.json")
         (args.out / f"{slug}-openset.md").write_text(table + "\n")

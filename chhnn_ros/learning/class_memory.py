@@ -88,6 +88,23 @@ class ExemplarMemory:
             return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
         return np.concatenate(xs), np.concatenate(ys)
 
+    def loglik(self, X: np.ndarray) -> np.ndarray:
+        """(n, C) known-ness per class: minus the squared distance to the nearest stored exemplar."""
+        X = torch.from_numpy(np.asarray(X, np.float32))
+        out = np.full((len(X), len(self)), -np.inf)
+        for c, buf in enumerate(self.items):
+            if len(buf):
+                out[:, c] = -(torch.cdist(X, torch.from_numpy(buf.astype(np.float32))) ** 2).min(1).values.numpy()
+        return out
+
+    def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
+        """(n,) the same score of each row against the other rows (leave one out)."""
+        if len(X) < 2:
+            return np.full(len(X), np.nan)
+        d = torch.cdist(torch.from_numpy(np.asarray(X, np.float32)), torch.from_numpy(np.asarray(X, np.float32))) ** 2
+        d.fill_diagonal_(float("inf"))
+        return -d.min(1).values.double().numpy()
+
     def nbytes_per_class(self) -> float:
         return _state_nbytes(self.state()) / max(1, len(self))
 
@@ -199,6 +216,35 @@ class GaussianMemory:
             self._spread_cache[c] = (np.sqrt(lam), np.sqrt(resid))
         return self._spread_cache[c]
 
+    def loglik(self, X: np.ndarray) -> np.ndarray:
+        """(n, C) log-density of each row under each class's Gaussian N(μ, UΛUᵀ/n + D), up to a shared
+        constant: the class model the memory replays, used as the known-ness of an input.
+
+        D is the residual per-dimension variance plus a floor of :data:`VAR_FLOOR` × the class's mean
+        variance (a dimension that never varied in the taught samples must not make every other
+        input infinitely unlikely).  Woodbury identities keep it O(n·d·k) per class.
+        """
+        X = np.asarray(X, np.float64)
+        out = np.full((len(X), len(self)), -np.inf)
+        for c in range(len(self)):
+            if self.n[c]:
+                out[:, c] = _gauss_loglik(X, self.mean[c], self.U[c], self.s[c] / self.n[c], self.var[c])
+        return out
+
+    def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
+        """(n,) log-density of each row of ``X`` under a class model made from the other rows (leave
+        one out): what a new sample of a class taught with ``X`` would score."""
+        X = np.asarray(X, np.float64)
+        if len(X) < 2:
+            return np.full(len(X), np.nan)
+        out = np.empty(len(X))
+        for j in range(len(X)):
+            tmp = GaussianMemory(self.dim, self.budget, self.seed)
+            tmp.add_class()
+            tmp.add(0, np.delete(X, j, axis=0))
+            out[j] = tmp.loglik(X[j : j + 1])[0, 0]
+        return out
+
     def nbytes_per_class(self) -> float:
         return _state_nbytes(self.state()) / max(1, len(self))
 
@@ -228,6 +274,31 @@ class GaussianMemory:
             raise ValueError(f"class statistics of rank above the memory's rank {self.rank}")
         self.n, self.mean, self.var, self.U, self.s = n, mean, var, U, s
         self._spread_cache.clear()
+
+
+VAR_FLOOR = 1e-3
+
+
+def _gauss_loglik(X: np.ndarray, mean: np.ndarray, U16: np.ndarray, lam: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """log N(x; mean, Uᵀdiag(lam)U + D) + d/2·log 2π for the rows of X (Woodbury on the rank-k part)."""
+    U = U16.astype(np.float64)
+    lam = np.asarray(lam, np.float64)
+    var = np.asarray(var, np.float64)
+    D = np.clip(var - lam @ U**2, 0.0, None) + VAR_FLOOR * max(float(var.mean()), 1e-12)
+    R = X - mean
+    RD = R / D
+    quad = np.einsum("nd,nd->n", R, RD)
+    logdet = float(np.log(D).sum())
+    if len(lam):
+        keep = lam > 0
+        U, lam = U[keep], lam[keep]
+        M = np.diag(1.0 / lam) + (U / D) @ U.T  # k×k
+        P = RD @ U.T  # n×k: Uᵀ D⁻¹ r
+        L = np.linalg.cholesky(M)
+        Z = np.linalg.solve(L, P.T)
+        quad -= (Z**2).sum(0)
+        logdet += 2.0 * float(np.log(np.diag(L)).sum()) + float(np.log(lam).sum())
+    return -0.5 * (quad + logdet)
 
 
 def make_memory(kind: str, dim: int, per_class: int, budget: int, seed: int) -> ExemplarMemory | GaussianMemory:
