@@ -164,3 +164,27 @@ def test_older_state_with_exemplars_and_embedded_prior_still_loads(digits):
     old = learner_from_state(state)  # config without 'memory': the default statistics memory
     assert old.memory.kind == "stats" and old.memory.n == [20, 20] and old.prior is ln.prior
     np.testing.assert_array_equal(old.predict_proba(digits[0][1]), ln.predict_proba(digits[0][1]))
+
+
+def test_class_log_density_matches_scipy_and_scores_only_the_asked_classes():
+    from scipy.stats import multivariate_normal
+
+    from chhnn_ros.learning.class_memory import VAR_FLOOR
+
+    rng = np.random.default_rng(2)
+    mem = GaussianMemory(30, budget=GaussianMemory.class_nbytes(30, 3))
+    for c in range(3):
+        mem.add_class()
+        mem.add(c, rng.standard_normal((25, 30)) * rng.uniform(0.5, 2.0, 30) + 3 * c)
+    mem.add_class()  # a class with no sample yet scores -inf
+    X = rng.standard_normal((7, 30)) + 3
+    ll = mem.loglik(X)
+    assert ll.shape == (7, 4) and np.isneginf(ll[:, 3]).all()
+    for c in range(3):
+        U, lam = mem.U[c].astype(np.float64), mem.s[c] / mem.n[c]
+        D = np.clip(mem.var[c] - lam @ U**2, 0, None) + VAR_FLOOR * mem.var[c].mean()
+        ref = multivariate_normal(mem.mean[c], (U.T * lam) @ U + np.diag(D)).logpdf(X) + 15 * np.log(2 * np.pi)
+        np.testing.assert_allclose(ll[:, c], ref, rtol=1e-6)
+    np.testing.assert_allclose(mem.loglik(X, [2, 0]), ll[:, [2, 0]])
+    held = mem.held_out_loglik(X[:4])
+    assert held.shape == (4,) and np.isfinite(held).all()

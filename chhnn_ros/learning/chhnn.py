@@ -381,6 +381,14 @@ class CHHNN(Learner):
         on every stream (README open-set table)."""
         return self._proba(X, task), self.memory.loglik(X)
 
+    def _known_of(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
+        """Known-ness of each sample for its own class only (a teach must not score every class)."""
+        out = np.empty(len(idx))
+        for c in np.unique(idx):
+            rows = np.flatnonzero(idx == c)
+            out[rows] = self.memory.loglik(X[rows], [int(c)])[:, 0]
+        return out
+
     def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
         """Leave-one-out log-density of a new class's taught samples under a model of the others."""
         out = np.full(len(idx), np.nan)

@@ -88,13 +88,15 @@ class ExemplarMemory:
             return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
         return np.concatenate(xs), np.concatenate(ys)
 
-    def loglik(self, X: np.ndarray) -> np.ndarray:
-        """(n, C) known-ness per class: minus the squared distance to the nearest stored exemplar."""
+    def loglik(self, X: np.ndarray, classes: list[int] | None = None) -> np.ndarray:
+        """(n, C) known-ness per listed class: minus the squared distance to the nearest stored exemplar."""
         X = torch.from_numpy(np.asarray(X, np.float32))
-        out = np.full((len(X), len(self)), -np.inf)
-        for c, buf in enumerate(self.items):
+        classes = list(range(len(self))) if classes is None else list(classes)
+        out = np.full((len(X), len(classes)), -np.inf)
+        for j, c in enumerate(classes):
+            buf = self.items[c]
             if len(buf):
-                out[:, c] = -(torch.cdist(X, torch.from_numpy(buf.astype(np.float32))) ** 2).min(1).values.numpy()
+                out[:, j] = -(torch.cdist(X, torch.from_numpy(buf.astype(np.float32))) ** 2).min(1).values.numpy()
         return out
 
     def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
@@ -149,6 +151,7 @@ class GaussianMemory:
         self.U: list[np.ndarray] = []  # (r<=k, d) float16, orthonormal rows
         self.s: list[np.ndarray] = []  # (r,) float32, scatter along each row of U
         self._spread_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._density_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]] = {}
 
     @staticmethod
     def class_nbytes(dim: int, rank: int) -> int:
@@ -168,6 +171,7 @@ class GaussianMemory:
         for lst in (self.n, self.mean, self.var, self.U, self.s):
             del lst[i]
         self._spread_cache.clear()  # class indices shift
+        self._density_cache.clear()
 
     def add(self, i: int, X: np.ndarray) -> None:
         X = np.asarray(X, np.float64)
@@ -182,6 +186,7 @@ class GaussianMemory:
         u, sv, _ = np.linalg.svd(np.concatenate(factors, axis=1), full_matrices=False)
         keep = min(self.rank, int((sv > 1e-6 * max(sv[0], 1e-12)).sum())) if sv.size else 0
         self._spread_cache.pop(i, None)
+        self._density_cache.pop(i, None)
         self.n[i] = n + m
         self.mean[i] = (mu + delta * (m / (n + m))).astype(np.float32)
         self.var[i] = var.astype(np.float32)
@@ -216,20 +221,58 @@ class GaussianMemory:
             self._spread_cache[c] = (np.sqrt(lam), np.sqrt(resid))
         return self._spread_cache[c]
 
-    def loglik(self, X: np.ndarray) -> np.ndarray:
-        """(n, C) log-density of each row under each class's Gaussian N(μ, UΛUᵀ/n + D), up to a shared
-        constant: the class model the memory replays, used as the known-ness of an input.
+    def loglik(self, X: np.ndarray, classes: list[int] | None = None) -> np.ndarray:
+        """(n, C) log-density of each row under each listed class's Gaussian N(μ, UΛUᵀ/n + D) (all classes
+        by default), up to a shared constant: the class model the memory replays, used as the
+        known-ness of an input.
 
         D is the residual per-dimension variance plus a floor of :data:`VAR_FLOOR` × the class's mean
         variance (a dimension that never varied in the taught samples must not make every other
-        input infinitely unlikely).  Woodbury identities keep it O(n·d·k) per class.
+        input infinitely unlikely).  Woodbury on the rank-k part; the per-class factors are cached
+        until the class changes, and all classes are scored by a few matrix products.
         """
         X = np.asarray(X, np.float64)
-        out = np.full((len(X), len(self)), -np.inf)
-        for c in range(len(self)):
-            if self.n[c]:
-                out[:, c] = _gauss_loglik(X, self.mean[c], self.U[c], self.s[c] / self.n[c], self.var[c])
+        classes = list(range(len(self))) if classes is None else list(classes)
+        out = np.full((len(X), len(classes)), -np.inf)
+        live = [j for j, c in enumerate(classes) if self.n[c]]
+        if not live or not len(X):
+            return out
+        f = [self._density(classes[j]) for j in live]
+        k = max(len(g[3]) for g in f)
+        C, d = len(live), self.dim
+        mean, dinv = np.stack([g[0] for g in f]), np.stack([g[1] for g in f])  # (C, d)
+        W = np.zeros((C, k, d))  # rows of U scaled by 1/D (zero rows pad lower ranks)
+        Linv = np.tile(np.eye(k), (C, 1, 1))  # inverse Cholesky factor of M = Λ⁻¹ + U D⁻¹ Uᵀ
+        for j, g in enumerate(f):
+            r = len(g[3])
+            W[j, :r], Linv[j, :r, :r] = g[2], g[3]
+        const = np.array([g[4] for g in f]) + ((mean**2) * dinv).sum(1)  # logdet + μᵀD⁻¹μ
+        for i in range(0, len(X), 512):  # bounded temporaries
+            x = X[i : i + 512]
+            quad = (x**2) @ dinv.T - 2.0 * x @ (mean * dinv).T + const  # logdet + (x−μ)ᵀD⁻¹(x−μ)
+            P = (x @ W.reshape(C * k, d).T).reshape(len(x), C, k) - np.einsum("ckd,cd->ck", W, mean)
+            Z = np.einsum("ckj,ncj->nck", Linv, P)
+            out[i : i + 512, live] = -0.5 * (quad - (Z**2).sum(-1))
         return out
+
+    def _density(self, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """(μ, 1/D, U/D, L⁻¹ of M, log det C) of class ``c``'s Gaussian (derived, cached, not stored)."""
+        if c not in self._density_cache:
+            U = self.U[c].astype(np.float64)
+            lam = (self.s[c] / self.n[c]).astype(np.float64)
+            keep = lam > 0
+            U, lam = U[keep], lam[keep]
+            var = self.var[c].astype(np.float64)
+            D = np.clip(var - lam @ U**2, 0.0, None) + VAR_FLOOR * max(float(var.mean()), 1e-12)
+            logdet = float(np.log(D).sum())
+            W = U / D
+            Linv = np.zeros((0, 0))
+            if len(lam):
+                L = np.linalg.cholesky(np.diag(1.0 / lam) + W @ U.T)
+                Linv = np.linalg.inv(L)
+                logdet += 2.0 * float(np.log(np.diag(L)).sum()) + float(np.log(lam).sum())
+            self._density_cache[c] = (self.mean[c].astype(np.float64), 1.0 / D, W, Linv, logdet)
+        return self._density_cache[c]
 
     def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
         """(n,) log-density of each row of ``X`` under a class model made from the other rows (leave
@@ -253,7 +296,7 @@ class GaussianMemory:
         # Arrays are replaced, never written in place, by add(): copying the lists is enough.
         new.n, new.mean, new.var = list(self.n), list(self.mean), list(self.var)
         new.U, new.s = list(self.U), list(self.s)
-        new._spread_cache = dict(self._spread_cache)
+        new._spread_cache, new._density_cache = dict(self._spread_cache), dict(self._density_cache)
         return new
 
     def state(self) -> dict[str, Any]:
@@ -274,31 +317,10 @@ class GaussianMemory:
             raise ValueError(f"class statistics of rank above the memory's rank {self.rank}")
         self.n, self.mean, self.var, self.U, self.s = n, mean, var, U, s
         self._spread_cache.clear()
+        self._density_cache.clear()
 
 
 VAR_FLOOR = 1e-3
-
-
-def _gauss_loglik(X: np.ndarray, mean: np.ndarray, U16: np.ndarray, lam: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """log N(x; mean, Uᵀdiag(lam)U + D) + d/2·log 2π for the rows of X (Woodbury on the rank-k part)."""
-    U = U16.astype(np.float64)
-    lam = np.asarray(lam, np.float64)
-    var = np.asarray(var, np.float64)
-    D = np.clip(var - lam @ U**2, 0.0, None) + VAR_FLOOR * max(float(var.mean()), 1e-12)
-    R = X - mean
-    RD = R / D
-    quad = np.einsum("nd,nd->n", R, RD)
-    logdet = float(np.log(D).sum())
-    if len(lam):
-        keep = lam > 0
-        U, lam = U[keep], lam[keep]
-        M = np.diag(1.0 / lam) + (U / D) @ U.T  # k×k
-        P = RD @ U.T  # n×k: Uᵀ D⁻¹ r
-        L = np.linalg.cholesky(M)
-        Z = np.linalg.solve(L, P.T)
-        quad -= (Z**2).sum(0)
-        logdet += 2.0 * float(np.log(np.diag(L)).sum()) + float(np.log(lam).sum())
-    return -0.5 * (quad + logdet)
 
 
 def make_memory(kind: str, dim: int, per_class: int, budget: int, seed: int) -> ExemplarMemory | GaussianMemory:
