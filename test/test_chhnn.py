@@ -189,15 +189,15 @@ def test_teach_stops_early_once_the_batch_is_learned(mnist_small):
 
 def test_mask_density_grading_and_layers():
     """mask_gate sets the active fraction, mask_floor grades the masks, mask_layers picks the gated layers."""
-    ln = CHHNN(784, seed=0, T=2, steps=1)
+    ln = CHHNN(784, seed=0, T=2, steps=1, mask_gate=5)
     x = torch.rand(200, 784)
     dense = CHHNN(784, seed=0, T=2, steps=1, mask_gate=8)._masks(x)
     assert [float(m.mean()) for m in ln._masks(x)] == pytest.approx([0.5, 0.5], abs=0.1)
     assert [float(m.mean()) for m in dense] == pytest.approx([0.8, 0.8], abs=0.1)
-    graded = CHHNN(784, seed=0, T=2, steps=1, mask_floor=0.25)._masks(x)
+    graded = CHHNN(784, seed=0, T=2, steps=1, mask_gate=5, mask_floor=0.25)._masks(x)
     assert set(torch.unique(graded[0]).tolist()) == {0.25, 1.0}
     assert torch.equal(graded[0] == 1.0, ln._masks(x)[0] == 1.0)
-    second = CHHNN(784, seed=0, T=2, steps=1, mask_layers=[1])._masks(x)
+    second = CHHNN(784, seed=0, T=2, steps=1, mask_gate=5, mask_layers=[1])._masks(x)
     assert second[0] is None and torch.equal(second[1], ln._masks(x)[1])
     for bad in ({"mask_gate": 10}, {"mask_floor": 1.0}, {"mask_layers": [2]}, {"meta_layers": "fc"}):
         with pytest.raises(ValueError):

@@ -74,10 +74,10 @@ def test_compact_memory_bytes_are_what_it_stores_and_stay_bounded(digits):
         calibration = sum(t.numel() * t.element_size() for t in state["calibration"])
         assert ln.memory_bytes_per_class() == (_memory_state_bytes(state["state"]["memory"]) + calibration) / 4
         assert ln.memory_bytes_per_class() <= 32 * 1024
-    per_class = ln.memory_bytes_per_class()
+    per_class = ln.memory.nbytes_per_class()
     ln.forget(2)
     ln.partial_fit(digits[2][0][60:80], 2)  # taught again after forget: same bounded size
-    assert ln.memory_bytes_per_class() == per_class
+    assert ln.memory.nbytes_per_class() == per_class and ln.memory_bytes_per_class() <= 32 * 1024
     assert len(ln.memory) == 4
     for c in (0, 1, 3):
         assert (ln.predict(digits[c][1]) == c).mean() > 0.6
@@ -103,9 +103,10 @@ def test_prior_is_shared_and_states_reference_it(digits):
     assert ref["source"] == "shipped:prior-pixels28.pt" and "embedded" not in ref and len(ref["digest"]) == 16
     c = a.clone()
     assert c.prior is a.prior and c.net is not a.net and c.memory is not a.memory
-    before = a.predict_proba(digits[0][1])
+    before, threshold = a.predict_proba(digits[0][1]), a.threshold()
     c.partial_fit(digits[2][0][:20], 2)  # the clone learns; the original does not change
     assert a.classes_ == [0, 1] and c.classes_ == [0, 1, 2] and len(a.memory) == 2
+    assert len(a.calibration_) == 2 and a.threshold() == threshold
     np.testing.assert_array_equal(a.predict_proba(digits[0][1]), before)
     loaded = learner_from_state(a.state_dict())
     assert loaded.prior is a.prior

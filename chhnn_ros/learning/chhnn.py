@@ -136,8 +136,8 @@ class CHHNN(Learner):
         prior: str = "auto",
         meta: float = 5.0,
         meta_fn: str = "exp",
-        meta_layers: str = "all",
-        mask_gate: int = 0,
+        meta_layers: str = "head",
+        mask_gate: int = 8,
         mask_floor: float = 0.0,
         mask_layers: Sequence[int] | None = None,
         lr: float = 0.05,
@@ -330,10 +330,16 @@ class CHHNN(Learner):
 
     def clone(self) -> CHHNN:
         """An independent copy that shares the frozen prior: only the SNN and the class memory are copied."""
-        new = copy.copy(self)
-        new.config, new.classes_ = dict(self.config), list(self.classes_)
-        new.net = self._copy_net(self.net.n_out, self.net.state_dict())
-        new.memory = self.memory.copy()
+        new = object.__new__(type(self))
+        for key, value in self.__dict__.items():  # reads only: safe while another thread predicts
+            if key == "prior":
+                new.prior = value
+            elif key == "net":
+                new.net = self._copy_net(value.n_out, value.state_dict())
+            elif key == "memory":
+                new.memory = value.copy()
+            else:  # classes, config, open-set calibration, counters: small
+                new.__dict__[key] = copy.deepcopy(value)
         return new
 
     def _get_state(self) -> dict[str, Any]:

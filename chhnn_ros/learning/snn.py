@@ -158,7 +158,9 @@ class SpikingMLP(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        return self.head(self.hidden_spikes(x, masks)[-1]).mean(0)
+        # The readout is linear, so the mean over time of its output is its output on the mean
+        # spike rate: one (B, H) product instead of T, which matters with hundreds of classes.
+        return self.head(self.hidden_spikes(x, masks)[-1].mean(0))
 
     def forward_from(
         self, layer: int, spikes: torch.Tensor, masks: Sequence[torch.Tensor] | None = None
@@ -168,7 +170,7 @@ class SpikingMLP(nn.Module):
         current = spikes
         for i in range(layer + 1, len(self.fcs)):
             current = self._layer(i, current, masks)
-        return self.head(current).mean(0)
+        return self.head(current.mean(0))
 
     def readout_rates(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Time-averaged spike rate of the last hidden layer (B,H)."""
