@@ -17,14 +17,19 @@ from chhnn_ros.learning.prior import MaskPrior, load_prior
 from chhnn_ros.learning.snn import SpikingMLP
 
 
-@pytest.fixture(scope="module")
-def mnist_small() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def load_mnist_small() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Digits 0-5 of real MNIST: {digit: (60 train, 100 test)} float32 in [0, 1]."""
     import mnist
 
     path = os.path.join(os.path.dirname(mnist.__file__), "data", "mnist.pkl.gz")
     with gzip.open(path) as f:
         (xtr, ytr), _, (xte, yte) = pickle.load(f, encoding="latin1")
     return {c: (xtr[ytr == c][:60], xte[yte == c][:100]) for c in range(6)}
+
+
+@pytest.fixture(scope="module")
+def mnist_small() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    return load_mnist_small()
 
 
 def _acc(learner: CHHNN, x: np.ndarray, c: int) -> float:
