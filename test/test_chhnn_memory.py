@@ -60,13 +60,16 @@ def test_gaussian_memory_statistics_are_exact_on_low_rank_data():
 
 def test_compact_memory_bytes_are_what_it_stores_and_stay_bounded(digits):
     ln = CHHNN(784, seed=0, T=2, steps=3)
-    assert ln.config["memory"] == "stats" and ln.memory.rank == rank_for_budget(784, 32768)
+    assert ln.config["memory"] == "stats" and ln.memory.rank == rank_for_budget(784, 32768 - 4 * 257 - 8 * 64)
     for rnd in range(2):
         for c in range(4):
             ln.partial_fit(digits[c][0][20 * rnd: 20 * rnd + 20], c)
         state = ln.state_dict()
         calibration = sum(t.numel() * t.element_size() for t in state["calibration"])
-        assert ln.memory_bytes_per_class() == (_memory_state_bytes(state["state"]["memory"]) + calibration) / 4
+        head = sum(t.numel() * t.element_size() for k, t in state["state"]["net"].items() if k.startswith("head."))
+        assert head == 4 * 257 * 4  # four output rows of 256 weights + bias, float32
+        stored = _memory_state_bytes(state["state"]["memory"]) + calibration + head
+        assert ln.memory_bytes_per_class() == stored / 4
         assert ln.memory_bytes_per_class() <= 32 * 1024
     per_class = ln.memory.nbytes_per_class()
     ln.forget(2)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chhnn_ros.learning.base import Learner
+from chhnn_ros.learning.base import CALIBRATION_SIZE, Learner
 from chhnn_ros.learning.class_memory import MEMORY_KINDS, ExemplarMemory, make_memory
 from chhnn_ros.learning.metaplastic import MetaplasticAdam
 from chhnn_ros.learning.prior import (
@@ -145,7 +145,7 @@ class CHHNN(Learner):
         steps: int = 20,
         batch: int = 64,
         memory: str = "stats",
-        memory_bytes: int = 32768,
+        memory_bytes: int = 32768,  # everything stored per class (see memory_bytes_per_class)
         memory_per_class: int = 400,
         current_replay: float = 0.5,
         noise: float = 0.05,
@@ -198,9 +198,17 @@ class CHHNN(Learner):
         # 2-core CPU): pay it when the learner is made, not in the middle of the first teach.
         self._optimizer()
 
+    def _class_overhead(self) -> int:
+        """Bytes stored per class outside the class memory: its output row (weights + bias, float32)
+        and at most CALIBRATION_SIZE open-set calibration scores (float64)."""
+        return 4 * (self.config["hidden"][-1] + 1) + 8 * CALIBRATION_SIZE
+
     def _new_memory(self):  # -> ExemplarMemory | GaussianMemory
+        # memory_bytes is everything stored per class: the statistics get what the output row and
+        # the calibration scores leave.
         cfg = self.config
-        return make_memory(cfg["memory"], self.dim, cfg["memory_per_class"], cfg["memory_bytes"], self.seed)
+        budget = cfg["memory_bytes"] - self._class_overhead()
+        return make_memory(cfg["memory"], self.dim, cfg["memory_per_class"], budget, self.seed)
 
     # ---------------------------------------------------------------- helpers
     def _masks(self, x: torch.Tensor) -> list[torch.Tensor | None] | None:
@@ -408,9 +416,12 @@ class CHHNN(Learner):
         return sum(p.numel() for p in self.net.parameters())
 
     def memory_bytes_per_class(self) -> float:
-        """The class memory plus the open-set calibration scores kept per class."""
-        calib = sum(a.nbytes for a in self.calibration_) / max(1, len(self.classes_))
-        return self.memory.nbytes_per_class() + calib
+        """Everything stored per class: the class memory, the output row (weights + bias) and the
+        open-set calibration scores."""
+        n = max(1, len(self.classes_))
+        calib = sum(a.nbytes for a in self.calibration_) / n
+        head = sum(t.numel() * t.element_size() for t in (self.net.head.weight, self.net.head.bias)) / n
+        return self.memory.nbytes_per_class() + head + calib
 
     def describe(self) -> dict[str, Any]:
         return {"prior": self.prior_source, "prior_digest": None if self.prior is None else digest(self.prior),

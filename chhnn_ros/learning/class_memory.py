@@ -142,8 +142,9 @@ class GaussianMemory:
     def __init__(self, dim: int, budget: int, seed: int = 0) -> None:
         k = rank_for_budget(dim, budget)
         if k < 1:
-            raise ValueError(f"a memory budget of {budget} bytes a class cannot hold the statistics of {dim}-d "
-                             f"features: it needs at least {self.class_nbytes(dim, 1)} bytes")
+            raise ValueError(f"a memory budget of {budget} bytes a class (after the output row and calibration "
+                             f"scores) cannot hold the statistics of {dim}-d features: they need at least "
+                             f"{self.class_nbytes(dim, 1)} bytes; raise memory_bytes")
         self.dim, self.rank, self.budget, self.seed = dim, k, int(budget), seed
         self.n: list[int] = []
         self.mean: list[np.ndarray] = []  # (d,) float32
