@@ -84,7 +84,7 @@ def test_cl_records_variants_and_method_params(tmp_path):
 
 
 def test_cl_rejects_unknown_keys_before_running(tmp_path, capsys):
-    assert cli.main(["cl", "--stream", "split-mnist", "--methods", "chhnn[memory=3]", "--out", str(tmp_path)]) == 2
+    assert cli.main(["cl", "--stream", "split-mnist", "--methods", "chhnn[memroy=3]", "--out", str(tmp_path)]) == 2
     assert "valid keys:" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
 
