@@ -33,8 +33,8 @@ def _memory_state_bytes(state: dict) -> int:
     """Every array and counter a memory state holds (counters as int64)."""
     total = 0
     for v in state.values():
-        if isinstance(v, list):
-            total += sum(t.numel() * t.element_size() if isinstance(t, torch.Tensor) else 8 for t in v)
+        for t in v if isinstance(v, list) else [v]:
+            total += t.numel() * t.element_size() if isinstance(t, torch.Tensor) else 8 if isinstance(t, int) else 0
     return total
 
 

@@ -33,11 +33,14 @@ MAX_RANK = 64
 
 
 def _state_nbytes(state: dict[str, Any]) -> int:
-    """Bytes of the per-class arrays and counters of a memory state (python ints count as int64)."""
+    """Bytes of the arrays and counters of a memory state (python ints count as int64)."""
     total = 0
     for v in state.values():
-        if isinstance(v, list):
-            total += sum(t.numel() * t.element_size() if isinstance(t, torch.Tensor) else 8 for t in v)
+        for t in v if isinstance(v, list) else [v]:
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
+            elif isinstance(t, int):
+                total += 8
     return total
 
 
@@ -301,21 +304,30 @@ class GaussianMemory:
         return new
 
     def state(self) -> dict[str, Any]:
-        t = lambda arrs: [torch.from_numpy(a.copy()) for a in arrs]  # noqa: E731
-        return {"kind": self.kind, "n": list(self.n), "mean": t(self.mean), "var": t(self.var), "U": t(self.U),
-                "s": t(self.s)}
+        """Stacked over classes (a few tensors, not a few per class: a saved file grows by the bytes of
+        the statistics and nothing else); ``rank`` splits the stacked directions back per class."""
+        stack = lambda arrs, shape, dt: torch.from_numpy(  # noqa: E731
+            np.concatenate(arrs).astype(dt) if arrs else np.zeros(shape, dt))
+        return {"kind": self.kind, "n": list(self.n), "rank": [len(e) for e in self.s],
+                "mean": stack([m[None] for m in self.mean], (0, self.dim), np.float32),
+                "var": stack([v[None] for v in self.var], (0, self.dim), np.float32),
+                "U": stack(self.U, (0, self.dim), np.float16), "s": stack(self.s, (0,), np.float32)}
 
     def load(self, state: dict[str, Any]) -> None:
         arr = lambda v, dt: torch.as_tensor(v).numpy().astype(dt)  # noqa: E731
-        n = [int(c) for c in state["n"]]
-        mean = [arr(v, np.float32).reshape(self.dim) for v in state["mean"]]
-        var = [arr(v, np.float32).reshape(self.dim) for v in state["var"]]
-        U = [arr(v, np.float16).reshape(-1, self.dim) for v in state["U"]]
-        s = [arr(v, np.float32).ravel() for v in state["s"]]
-        if not len(n) == len(mean) == len(var) == len(U) == len(s):
+        n, ranks = [int(c) for c in state["n"]], [int(r) for r in state["rank"]]
+        mean = arr(state["mean"], np.float32).reshape(-1, self.dim)
+        var = arr(state["var"], np.float32).reshape(-1, self.dim)
+        U_all = arr(state["U"], np.float16).reshape(-1, self.dim)
+        s_all = arr(state["s"], np.float32).ravel()
+        if not len(n) == len(ranks) == len(mean) == len(var) or sum(ranks) != len(U_all) or len(s_all) != len(U_all):
             raise ValueError("class statistics of different lengths")
-        if any(len(u) > self.rank or len(u) != len(e) for u, e in zip(U, s)):
+        if any(not 0 <= r <= self.rank for r in ranks):
             raise ValueError(f"class statistics of rank above the memory's rank {self.rank}")
+        cut = np.cumsum([0, *ranks])
+        U = [np.ascontiguousarray(U_all[a:b]) for a, b in zip(cut[:-1], cut[1:])]
+        s = [s_all[a:b].copy() for a, b in zip(cut[:-1], cut[1:])]
+        mean, var = [m.copy() for m in mean], [v.copy() for v in var]
         self.n, self.mean, self.var, self.U, self.s = n, mean, var, U, s
         self._spread_cache.clear()
         self._density_cache.clear()
