@@ -30,7 +30,7 @@ import numpy as np
 
 #: Mechanism ablations: parameters of ``chhnn``, explicit so a variant means the same whatever the
 #: learner's defaults.  ``full`` has both mechanisms at their best measured settings (masks at 80 %
-#: density, metaplasticity guarding the output layer; see the README's mechanism study).
+#: density, metaplasticity guarding the output layer; docs/results/ablation).
 FULL_MASKS: dict[str, Any] = {"prior": "auto", "mask_gate": 8}
 FULL_META: dict[str, Any] = {"meta": 5.0, "meta_layers": "head"}
 MECHANISMS: dict[str, dict[str, Any]] = {

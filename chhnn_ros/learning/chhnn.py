@@ -1,13 +1,21 @@
-"""CH-HNN as an online learner: frozen ANN prior → masks → metaplastic SNN.
+"""CH-HNN as an online learner: frozen ANN prior → masks → (metaplastic) SNN.
 
 One ``partial_fit`` call is one teach: a handful of feature vectors of one
-(or a few) classes.  The update runs up to ``steps`` SGD-momentum steps (it
-stops once a whole batch is classified correctly by ``stop_margin``, after ``min_steps``) on
-class-balanced batches of the new samples plus replayed exemplars of the other classes
-(:class:`ClassMemory`), with per-sample masks from the frozen prior and
-metaplastic damping of every update that would shrink a consolidated weight.
-A new class's output row is imprinted from the mean hidden spike rate of its
-samples, so it is usable at once and never competes before it exists.
+(or a few) classes.  The update runs SGD-momentum steps on class-balanced
+batches of the taught samples plus pseudo-features of the other classes drawn
+from the class memory (:mod:`chhnn_ros.learning.class_memory`: per-class
+statistics, 32 KB a class), with per-sample masks from the frozen prior.  A
+teach that brings a new class trains ``new_min_steps``..``new_steps`` steps; a
+re-teach stops once a whole batch is classified correctly by ``stop_margin``,
+after ``min_steps``.  A new class's output row is imprinted from the mean
+hidden spike rate of its samples, so it is usable at once and never competes
+before it exists.
+
+Metaplasticity (``meta`` > 0: damping of every update that would shrink a
+consolidated weight, on the layers ``meta_layers``) is implemented but off by
+default: with the statistics replay it measured no gain on any stream
+(``chhnn-bench ablation``, docs/results/ablation), and the default is the best
+measured configuration.  The masks measured neutral too (within ±0.5 point).
 """
 
 from __future__ import annotations
@@ -134,7 +142,7 @@ class CHHNN(Learner):
         neuron: str = "lif",
         T: int = 10,
         prior: str = "auto",
-        meta: float = 5.0,
+        meta: float = 0.0,
         meta_fn: str = "exp",
         meta_layers: str = "head",
         mask_gate: int = 8,
