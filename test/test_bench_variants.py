@@ -112,6 +112,7 @@ def test_ablation_runs_through_the_cl_protocol(tmp_path):
     assert check["mean"] == pytest.approx(entry["final_acc"]["mean"] -
                                           res["variants"]["no-meta@compact"]["streams"]["split-mnist-1teach"]
                                           ["final_acc"]["mean"])
+    assert (tmp_path / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "ablation.md").read_text()
     assert "| full@compact |" in md and "chhnn-bench ablation" in md
     cl_rep = json.loads((tmp_path / "streams" / "split-mnist-1teach-class-il.json").read_text())

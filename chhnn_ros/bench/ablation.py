@@ -12,6 +12,7 @@ Streams: split-MNIST, split-Fashion and sim-objects with many teaches per class
                                      "bytes_per_class", "update_ms"}}, "mean_final_acc"}},
                          "checks": {...}, "streams": {...}, ...}
     DIR/ablation.md     the tables
+    DIR/ablation.png    final accuracy per variant and stream
     DIR/streams/        the full ``cl`` report of every stream
 
     chhnn-bench ablation --quick --out docs/results/ablation-quick
@@ -152,6 +153,31 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Final accuracy of every variant on every stream (bars, seed std as error bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    streams, labels = list(result["streams"]), list(result["variants"])
+    fig, ax = plt.subplots(figsize=(2.0 + 1.9 * len(streams), 4.2))
+    width = 0.85 / max(1, len(labels))
+    for j, label in enumerate(labels):
+        entries = [result["variants"][label]["streams"].get(s, {}).get("final_acc") or {} for s in streams]
+        xs = np.arange(len(streams)) + (j - (len(labels) - 1) / 2) * width
+        ax.bar(xs, [e.get("mean") or 0.0 for e in entries], width, yerr=[e.get("std") or 0.0 for e in entries],
+               label=label, capsize=1.5, color=plt.cm.tab20(j % 20))
+    ax.set_xticks(np.arange(len(streams)), streams, fontsize=8)
+    ax.set_ylabel("final accuracy (%)")
+    ax.set_ylim(50, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=6, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="chhnn-bench ablation", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="output directory")
@@ -229,8 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write_json(result, args.out / "ablation.json")
     md = markdown(result)
     (args.out / "ablation.md").write_text(md)
+    plot(result, args.out / "ablation.png")
     print(md)
-    print(f"wrote {args.out / 'ablation.json'}, {args.out / 'ablation.md'}", file=sys.stderr)
+    print(f"wrote {args.out / 'ablation.json'}, {args.out / 'ablation.md'}, {args.out / 'ablation.png'}",
+          file=sys.stderr)
     return 0
 
 
