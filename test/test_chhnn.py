@@ -17,14 +17,19 @@ from chhnn_ros.learning.prior import MaskPrior, load_prior
 from chhnn_ros.learning.snn import SpikingMLP
 
 
-@pytest.fixture(scope="module")
-def mnist_small() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def load_mnist_small() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Digits 0-5 of real MNIST: {digit: (60 train, 100 test)} float32 in [0, 1]."""
     import mnist
 
     path = os.path.join(os.path.dirname(mnist.__file__), "data", "mnist.pkl.gz")
     with gzip.open(path) as f:
         (xtr, ytr), _, (xte, yte) = pickle.load(f, encoding="latin1")
     return {c: (xtr[ytr == c][:60], xte[yte == c][:100]) for c in range(6)}
+
+
+@pytest.fixture(scope="module")
+def mnist_small() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    return load_mnist_small()
 
 
 def _acc(learner: CHHNN, x: np.ndarray, c: int) -> float:
@@ -164,15 +169,16 @@ def _tiny_prior(tmp_path):
 
 
 def test_teach_stops_early_once_the_batch_is_learned(mnist_small):
-    """A class already learned gets min_steps updates; min_steps = steps restores the fixed count."""
+    """A class already learned gets min_steps updates; min_steps = steps restores the fixed count.
+    A teach that brings a new class trains for new_min_steps..new_steps."""
     torch.set_num_threads(1)
-    ln = CHHNN(784, seed=0, T=4, steps=20, min_steps=2)
+    ln = CHHNN(784, seed=0, T=4, steps=20, min_steps=2, new_steps=12, new_min_steps=5)
     ln.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
-    assert 2 <= ln.last_steps <= 20
-    for _ in range(3):  # 0 vs 1 is easy: re-teaching a learned class stops at min_steps
-        ln.partial_fit(mnist_small[1][0][20:40], 1)
+    assert 5 <= ln.last_steps <= 12
+    for k in range(5):  # 0 vs 1 is easy: re-teaching a learned class stops at min_steps
+        ln.partial_fit(mnist_small[1][0][20 + 8 * k: 40 + 8 * k], 1)
     assert ln.last_steps == 2
-    fixed = CHHNN(784, seed=0, T=4, steps=6, min_steps=6)
+    fixed = CHHNN(784, seed=0, T=4, steps=6, min_steps=6, new_steps=6, new_min_steps=6)
     fixed.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
     assert fixed.last_steps == 6
     with pytest.raises(ValueError, match="min_steps"):
@@ -180,21 +186,32 @@ def test_teach_stops_early_once_the_batch_is_learned(mnist_small):
     with pytest.raises(ValueError, match="stop_margin"):
         CHHNN(784, stop_margin=1.0)
     # A margin asks for more than being right: the same re-teach runs more steps.
-    sure = CHHNN(784, seed=0, T=4, steps=20, min_steps=2, stop_margin=0.9)
+    sure = CHHNN(784, seed=0, T=4, steps=20, min_steps=2, stop_margin=0.9, new_steps=20, new_min_steps=2)
     sure.partial_fit(mnist_small[0][0][:20], 0).partial_fit(mnist_small[1][0][:20], 1)
     sure.partial_fit(mnist_small[1][0][20:40], 1)
     assert sure.last_steps > 2
 
 
-def test_cached_exemplar_masks_equal_fresh_ones(mnist_small):
-    """The per-class mask cache holds exactly what the prior computes, and follows memory changes."""
-    ln = CHHNN(784, seed=0, T=2, steps=2)
-    for c in (0, 1, 2):
-        ln.partial_fit(mnist_small[c][0][:20], c)
-    ln.partial_fit(mnist_small[0][0][20:40], 0)  # class 0's memory changed: its cached masks are dropped
-    assert 0 not in ln._mem_masks and {1, 2} <= set(ln._mem_masks)
-    for c, cached in ln._mem_masks.items():
-        fresh = ln._masks(torch.from_numpy(ln.memory.all([c])[0]))
-        assert all(torch.equal(a, b.bool()) for a, b in zip(cached, fresh))
-    ln.forget(1)
-    assert ln._mem_masks == {}
+def test_mask_density_grading_and_layers():
+    """mask_gate sets the active fraction, mask_floor grades the masks, mask_layers picks the gated layers."""
+    ln = CHHNN(784, seed=0, T=2, steps=1, mask_gate=5)
+    x = torch.rand(200, 784)
+    dense = CHHNN(784, seed=0, T=2, steps=1, mask_gate=8)._masks(x)
+    assert [float(m.mean()) for m in ln._masks(x)] == pytest.approx([0.5, 0.5], abs=0.1)
+    assert [float(m.mean()) for m in dense] == pytest.approx([0.8, 0.8], abs=0.1)
+    graded = CHHNN(784, seed=0, T=2, steps=1, mask_gate=5, mask_floor=0.25)._masks(x)
+    assert set(torch.unique(graded[0]).tolist()) == {0.25, 1.0}
+    assert torch.equal(graded[0] == 1.0, ln._masks(x)[0] == 1.0)
+    second = CHHNN(784, seed=0, T=2, steps=1, mask_gate=5, mask_layers=[1])._masks(x)
+    assert second[0] is None and torch.equal(second[1], ln._masks(x)[1])
+    for bad in ({"mask_gate": 10}, {"mask_floor": 1.0}, {"mask_layers": [2]}, {"meta_layers": "fc"}):
+        with pytest.raises(ValueError):
+            CHHNN(784, **bad)
+
+
+def test_meta_layers_choose_the_guarded_weights():
+    ln = CHHNN(64, seed=0, T=2, steps=1, prior="none", meta_layers="head")
+    guarded = ln._optimizer().param_groups[0]["params"]
+    assert len(guarded) == 1 and guarded[0] is ln.net.head.weight
+    hidden = CHHNN(64, seed=0, T=2, steps=1, prior="none", meta_layers="hidden")._optimizer().param_groups[0]["params"]
+    assert len(hidden) == 2

@@ -200,3 +200,17 @@ def test_forget_removes_class(name: str, digits: tuple[np.ndarray, np.ndarray]) 
     learner.partial_fit(batch(digits, 1), [1] * 20, **kw(learner))
     assert learner.classes_ == [0, 2, 1]
     assert learner.predict_proba(X1, **kw(learner)).shape == (40, 3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_clone_is_independent(name: str, digits: tuple[np.ndarray, np.ndarray]) -> None:
+    learner = taught(name, digits)
+    X = probe(digits)
+    before = learner.predict_proba(X, **kw(learner))
+    copy = learner.clone()
+    assert type(copy) is type(learner) and copy.classes_ == learner.classes_
+    np.testing.assert_array_equal(copy.predict_proba(X, **kw(copy)), before)
+    copy.partial_fit(batch(digits, 4), [4] * 20, **kw(copy))
+    copy.forget(0)
+    assert learner.classes_ == [0, 1, 2] and copy.classes_ == [1, 2, 4]
+    np.testing.assert_array_equal(learner.predict_proba(X, **kw(learner)), before)

@@ -48,7 +48,7 @@ def test_scores_shapes_and_consistency(name: str, digits) -> None:
     # Calibration: one score list per class, bounded, and the threshold is their pooled quantile.
     assert len(learner.calibration_) == 3 and all(0 < len(s) <= CALIBRATION_SIZE for s in learner.calibration_)
     pooled = np.concatenate(learner.calibration_)
-    assert learner.threshold() == pytest.approx(conformal_quantile(pooled, KNOWN_QUANTILE))
+    assert learner.threshold() == pytest.approx(conformal_quantile(pooled, KNOWN_QUANTILE), rel=1e-5, abs=1e-5)
     # Most held-out samples of the taught classes pass their own learner's threshold.
     held_out = np.concatenate([batch(digits, c, n=30, offset=60) for c in (0, 1, 2)])
     assert np.mean(learner.score_known(held_out, **kw(learner)) >= 0) >= 0.6
@@ -103,7 +103,8 @@ def test_forget_updates_calibration(name: str, digits) -> None:
     learner.forget(1)
     assert len(learner.calibration_) == 2
     assert all(np.array_equal(a, b) for a, b in zip(learner.calibration_, kept))
-    assert learner.threshold() == pytest.approx(conformal_quantile(np.concatenate(kept), KNOWN_QUANTILE))
+    assert learner.threshold() == pytest.approx(conformal_quantile(np.concatenate(kept), KNOWN_QUANTILE),
+                                               rel=1e-5, abs=1e-5)
     assert set(learner.predict_open(batch(digits, 1, n=30, offset=60), **kw(learner))) <= {0, 2, None}
     # Teaching it again calibrates it again.
     learner.partial_fit(batch(digits, 1), [1] * 20, **kw(learner))
@@ -228,3 +229,17 @@ def test_sim_unknowns_are_objects_no_prior_or_stream_uses() -> None:
     prior = torch.load(ROOT / "chhnn_ros/data/prior-efficientnet1280.pt", weights_only=True, map_location="cpu")
     assert not set(names) & set(prior["trained_on"]["classes"])
     assert "domino" in source and open_set_unknowns("split-mnist", 2) is None
+
+
+def test_conformal_threshold_needs_enough_scores_and_accepts_a_repeated_view() -> None:
+    assert conformal_quantile(np.arange(18.0), KNOWN_QUANTILE) == -np.inf  # 18 scores cannot reject at 5 %
+    assert conformal_quantile(np.arange(19.0), KNOWN_QUANTILE) == 0.0
+    assert conformal_quantile(np.arange(40.0), KNOWN_QUANTILE) == 1.0  # k = ⌊0.05 · 41⌋ = 2
+    rng = np.random.default_rng(0)
+    for name in ("ncm", "slda", "chhnn"):
+        learner = make_learner(name, dim=64, seed=0)
+        view = rng.random((1, 64)).astype(np.float32)
+        learner.partial_fit(np.repeat(view, 5, 0), ["duck"] * 5)
+        assert learner.threshold() == -np.inf, name  # five samples: nothing rejected yet
+        learner.partial_fit(np.repeat(view, 20, 0), ["duck"] * 20)
+        assert np.isfinite(learner.threshold()) and learner.predict_open(view)[0] == "duck", name

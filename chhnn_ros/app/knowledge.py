@@ -12,7 +12,6 @@ over the reset.  A failed update leaves the old learner in place.
 
 from __future__ import annotations
 
-import copy
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -39,14 +38,6 @@ def parse_learner_params(text: str) -> dict[str, Any]:
     if not isinstance(kw, dict):
         raise ValueError(f"learner_params must be a mapping, got {text!r}")
     return kw
-
-
-def clone(learner: Learner) -> Learner:
-    """An independent copy that shares nothing mutable with ``learner``."""
-    if hasattr(learner, "clone"):
-        return learner.clone()
-    # deepcopy of live torch modules fails on non-leaf tensors; a deep-copied state shares nothing
-    return learner_from_state(copy.deepcopy(learner.state_dict()))
 
 
 def learn(learner: Learner, label: str, X: np.ndarray) -> None:
@@ -190,7 +181,7 @@ class Knowledge:
             new = self._build(int(X.shape[1]))
         else:
             self.check_features(encoder, int(X.shape[1]))
-            new = clone(current)
+            new = current.clone()
         learn(new, label, X)
         teaches = dict(self.extra.get("teaches", {}))
         teaches[label] = teaches.get(label, 0) + 1
@@ -201,7 +192,7 @@ class Knowledge:
             current, base = self.learner, self.database_version
         if current is None or label not in current.classes_:
             raise ValueError(f"unknown class {label!r}; known: {self.classes()}")
-        new = clone(current)
+        new = current.clone()
         new.forget(label)
         teaches = {c: n for c, n in self.extra.get("teaches", {}).items() if c != label}
         return self._swap(new, base, {**self.extra, "teaches": teaches})

@@ -19,7 +19,8 @@ default; the statistical learners compute the exact leave-one-out score of
 every taught sample after the update instead).  Each class keeps its most
 recent :data:`CALIBRATION_SIZE` scores (``forget`` drops them with the
 class); the threshold is the :data:`KNOWN_QUANTILE` quantile of all of them,
-so about 95 % of samples like the taught ones are accepted.  One threshold
+so about 95 % of samples like the taught ones are accepted (nothing is
+rejected until 19 scores exist: fewer cannot support that level).  One threshold
 for all classes rather than one per class: a quantile of a class's few
 scores is noisy, and per-class thresholds lowered the AUROC of the resulting
 score on split-MNIST by 0.01-0.2 (``chhnn-bench openset``).  ``score_known``
@@ -45,6 +46,9 @@ Label = Hashable
 STATE_FORMAT = 1
 #: The threshold is this quantile of the calibration scores (≈ 95 % of samples like the taught ones accepted).
 KNOWN_QUANTILE = 0.05
+#: Relative slack of the threshold: known-ness is computed in float32/float64 along two paths (leave-one-out
+#: at calibration, direct at prediction), and an exact repeat of a taught view must not fall below it.
+TIE_TOLERANCE = 1e-6
 #: Most recent calibration scores kept per class (they follow the learner as it changes).
 CALIBRATION_SIZE = 64
 
@@ -212,12 +216,15 @@ class Learner(ABC):
     def threshold(self) -> float:
         """The calibrated threshold on the nearest class's known-ness: the :data:`KNOWN_QUANTILE` quantile
         of the calibration scores of all classes, as split conformal prediction takes it (the k-th
-        smallest of n scores, k = ⌊q·(n + 1)⌋, at least the smallest), so that a new sample like the
-        taught ones is accepted with probability ≥ 1 − q even from the few samples of one teach
-        (−inf, everything accepted, without any score: a state saved before calibration existed)."""
+        smallest of n scores, k = ⌊q·(n + 1)⌋), so that a new sample like the taught ones is accepted
+        with probability ≥ 1 − q.  Fewer than ⌈1/q⌉ − 1 scores (19) cannot support that guarantee, and
+        the threshold is −inf: nothing is rejected until one teach of 20 samples (or several smaller
+        ones) has been calibrated.  A score equal to a calibration score up to rounding (a taught view
+        seen again) is accepted."""
         if self._threshold is None:
             pooled = np.concatenate(self.calibration_) if self.calibration_ else np.zeros(0)
-            self._threshold = conformal_quantile(pooled, KNOWN_QUANTILE)
+            q = conformal_quantile(pooled, KNOWN_QUANTILE)
+            self._threshold = q - TIE_TOLERANCE * max(1.0, abs(q)) if np.isfinite(q) else q
         return self._threshold
 
     def forget(self, label: Any) -> None:
@@ -244,6 +251,20 @@ class Learner(ABC):
             "calibration": [torch.from_numpy(s.copy()) for s in self.calibration_],
             **({"input_means": self.input_stats.state()} if self.input_stats is not None else {}),
         }
+
+    def clone(self) -> Learner:
+        """An independent copy: teaching or forgetting on it never changes this learner.
+
+        The default goes through the state dict; learners with large frozen parts
+        (CH-HNN's prior) override it to share them and copy only what learning changes.
+        """
+        import copy
+
+        cls = type(self)
+        fixed = getattr(cls, "fixed_params", {})  # set by the class itself, recorded in the config
+        new = cls(**{k: v for k, v in self.config.items() if k not in fixed})
+        new.load_state_dict(copy.deepcopy(self.state_dict()))
+        return new
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
@@ -355,9 +376,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def conformal_quantile(scores: np.ndarray, q: float) -> float:
-    """The k-th smallest of n scores, k = ⌊q·(n + 1)⌋ (at least 1): the split-conformal lower quantile,
-    below which a new score like these falls with probability ≤ q; −inf without scores."""
-    if len(scores) == 0:
+    """The k-th smallest of n scores, k = ⌊q·(n + 1)⌋: the split-conformal lower quantile, below which a
+    new score like these falls with probability ≤ q; −inf when k < 1 (too few scores to reject at q)."""
+    k = int(np.floor(q * (len(scores) + 1)))
+    if k < 1:
         return -np.inf
-    k = max(1, int(np.floor(q * (len(scores) + 1))))
     return float(np.partition(np.asarray(scores, dtype=np.float64), k - 1)[k - 1])

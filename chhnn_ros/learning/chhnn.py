@@ -1,18 +1,26 @@
-"""CH-HNN as an online learner: frozen ANN prior → masks → metaplastic SNN.
+"""CH-HNN as an online learner: frozen ANN prior → masks → (metaplastic) SNN.
 
 One ``partial_fit`` call is one teach: a handful of feature vectors of one
-(or a few) classes.  The update runs up to ``steps`` SGD-momentum steps (it
-stops once a whole batch is classified correctly by ``stop_margin``, after ``min_steps``) on
-class-balanced batches of the new samples plus replayed exemplars of the other classes
-(:class:`ClassMemory`), with per-sample masks from the frozen prior and
-metaplastic damping of every update that would shrink a consolidated weight.
-A new class's output row is imprinted from the mean hidden spike rate of its
-samples, so it is usable at once and never competes before it exists.
+(or a few) classes.  The update runs SGD-momentum steps on class-balanced
+batches of the taught samples plus pseudo-features of the other classes drawn
+from the class memory (:mod:`chhnn_ros.learning.class_memory`: per-class
+statistics, 32 KB a class), with per-sample masks from the frozen prior.  A
+teach that brings a new class trains ``new_min_steps``..``new_steps`` steps; a
+re-teach stops once a whole batch is classified correctly by ``stop_margin``,
+after ``min_steps``.  A new class's output row is imprinted from the mean
+hidden spike rate of its samples, so it is usable at once and never competes
+before it exists.
+
+Metaplasticity (``meta`` > 0: damping of every update that would shrink a
+consolidated weight, on the layers ``meta_layers``) is implemented but off by
+default: with the statistics replay it measured no gain on any stream
+(``chhnn-bench ablation``, docs/results/ablation), and the default is the best
+measured configuration.  The masks measured neutral too (within ±0.5 point).
 """
 
 from __future__ import annotations
 
-import math
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,13 +29,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chhnn_ros.learning.base import Learner
-from chhnn_ros.learning.class_memory import ClassMemory
+from chhnn_ros.learning.base import CALIBRATION_SIZE, Learner
+from chhnn_ros.learning.checks import check_counts, check_fraction, check_hidden, check_optimizer, check_positive
+from chhnn_ros.learning.class_memory import MEMORY_KINDS, ExemplarMemory, make_memory
 from chhnn_ros.learning.metaplastic import MetaplasticAdam
-from chhnn_ros.learning.prior import MaskPrior, digest, load_prior, prior_from_state, prior_to_state
+from chhnn_ros.learning.prior import (
+    MaskPrior,
+    digest,
+    prior_to_state,
+    shared_prior,
+    shared_prior_from_state,
+    shared_random_prior,
+)
 from chhnn_ros.learning.registry import register
 from chhnn_ros.learning.snn import SpikingMLP
 
+META_LAYERS = ("all", "hidden", "head")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -36,12 +53,16 @@ def shipped_priors() -> list[Path]:
 
 
 def resolve_prior(spec: str, dim: int, hidden: Sequence[int], seed: int) -> tuple[MaskPrior | None, str]:
-    """``auto`` | ``random`` | ``none`` | path → (prior, description)."""
+    """``auto`` | ``random`` | ``none`` | path → (shared prior instance, source).
+
+    The source is what a saved state references: ``shipped:<file>`` (in the package's data),
+    ``file:<absolute path>``, ``random`` (embedded in states: not a file) or ``none``.
+    """
     if spec == "none":
-        return None, "none (no masks: ablation)"
+        return None, "none"
     if spec == "auto":
         for path in shipped_priors():
-            prior = load_prior(path)
+            prior = shared_prior(path)
             if prior.config["dim"] == dim and tuple(prior.config["layer_sizes"]) == tuple(hidden):
                 return prior, f"shipped:{path.name}"
         spec = "random"
@@ -49,14 +70,53 @@ def resolve_prior(spec: str, dim: int, hidden: Sequence[int], seed: int) -> tupl
         # No trained prior for this feature space: a fixed random MLP still maps
         # similar features to similar masks (it is continuous), but without the
         # learned class structure. Recorded in the state so results say so.
-        return MaskPrior(dim, hidden, seed=seed).eval(), "random (untrained)"
-    prior = load_prior(spec)
+        return shared_random_prior(dim, hidden, seed), "random"
+    prior = shared_prior(spec)
     if prior.config["dim"] != dim or tuple(prior.config["layer_sizes"]) != tuple(hidden):
         raise ValueError(
             f"prior {spec} maps {prior.config['dim']}-d features to layers {prior.config['layer_sizes']}, "
             f"but the learner has dim {dim} and hidden {tuple(hidden)}"
         )
-    return prior, f"file:{spec}"
+    shipped = Path(spec).resolve().parent == DATA_DIR
+    return prior, f"shipped:{Path(spec).name}" if shipped else f"file:{Path(spec).resolve()}"
+
+
+def prior_reference(prior: MaskPrior | None, source: str) -> dict[str, Any] | None:
+    """What a state stores about its prior: source + digest, and the weights only when no file holds them."""
+    if prior is None:
+        return None
+    ref: dict[str, Any] = {"source": source, "digest": digest(prior)}
+    if not source.startswith(("shipped:", "file:")):
+        ref["embedded"] = prior_to_state(prior, getattr(prior, "trained_on", {}))
+    return ref
+
+
+def prior_from_reference(ref: Any) -> tuple[MaskPrior | None, str]:
+    """Inverse of :func:`prior_reference` (shared instances; raises ``ValueError`` if the file is
+    missing or holds other weights than the state was trained with)."""
+    if ref is None:
+        return None, "none"
+    if not isinstance(ref, dict):
+        raise ValueError("CH-HNN state: bad prior reference")
+    if ref.get("kind") == "chhnn-prior":  # a state that embedded its prior whatever the source
+        return shared_prior_from_state(ref), "embedded"
+    source, want = str(ref.get("source", "")), ref.get("digest")
+    if "embedded" in ref:
+        prior = shared_prior_from_state(ref["embedded"])
+    elif source.startswith("shipped:"):
+        path = DATA_DIR / source.split(":", 1)[1]
+        if not path.is_file():
+            raise ValueError(f"the state uses the shipped prior {path.name}, which this installation does not "
+                             f"have (in {DATA_DIR}): install the chhnn_ros version that wrote it, or reset")
+        prior = shared_prior(path)
+    elif source.startswith("file:"):
+        prior = shared_prior(source.split(":", 1)[1])  # PriorNotFound (a ValueError) if missing
+    else:
+        raise ValueError(f"CH-HNN state: prior source {source!r} is neither a file nor embedded")
+    if want is not None and digest(prior) != want:
+        raise ValueError(f"the prior {source} has digest {digest(prior)}, but the state was trained with "
+                         f"digest {want}: restore that prior file (masks from other weights would be wrong)")
+    return prior, source
 
 
 def _learned(logits: torch.Tensor, y: torch.Tensor, margin: float) -> bool:
@@ -71,6 +131,8 @@ def _learned(logits: torch.Tensor, y: torch.Tensor, margin: float) -> bool:
 @register
 class CHHNN(Learner):
     name = "chhnn"
+    # Known-ness comes from the class memory's own statistics (no second copy of class means).
+    input_means = False
 
     def __init__(
         self,
@@ -80,50 +142,90 @@ class CHHNN(Learner):
         neuron: str = "lif",
         T: int = 10,
         prior: str = "auto",
-        meta: float = 5.0,
+        meta: float = 0.0,
         meta_fn: str = "exp",
+        meta_layers: str = "head",
+        mask_gate: int = 8,
+        mask_floor: float = 0.0,
+        mask_layers: Sequence[int] | None = None,
         lr: float = 0.05,
         optimizer: str = "sgd",
         steps: int = 20,
         batch: int = 64,
-        memory_per_class: int = 400,  # float16: the bytes of the replay baseline's 200 float32 a class
+        memory: str = "stats",
+        memory_bytes: int = 32768,  # everything stored per class (see memory_bytes_per_class)
+        memory_per_class: int = 400,
+        current_replay: float = 0.5,
         noise: float = 0.05,
         min_steps: int = 2,
         stop_margin: float = 0.0,
+        new_steps: int = 40,
+        new_min_steps: int = 20,
     ) -> None:
         super().__init__(dim, seed)
-        hidden = [int(h) for h in hidden]
-        if int(min_steps) < 0:
-            raise ValueError("min_steps must be >= 0")
-        if not 0.0 <= stop_margin < 1.0:
-            raise ValueError("stop_margin must be in [0, 1)")
-        for key, val in (("steps", steps), ("batch", batch), ("T", T)):
-            if int(val) < 1:
-                raise ValueError(f"{key} must be >= 1")
-        if optimizer not in ("sgd", "adam"):
-            raise ValueError("optimizer must be 'sgd' or 'adam'")
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError("lr must be a positive number")
+        hidden = check_hidden(hidden)
+        check_counts(steps=steps, new_steps=new_steps, batch=batch, T=T)
+        if int(min_steps) < 0 or int(new_min_steps) < 0:
+            raise ValueError("min_steps and new_min_steps must be >= 0")
+        check_fraction("stop_margin", stop_margin, upper_open=True)
+        check_fraction("current_replay", current_replay)
+        check_optimizer(optimizer)
+        check_positive(lr=lr)
+        if meta_layers not in META_LAYERS:
+            raise ValueError(f"meta_layers must be one of {', '.join(META_LAYERS)}, got {meta_layers!r}")
+        if not 0.0 <= mask_floor < 1.0:
+            raise ValueError("mask_floor must be in [0, 1) (1 would be no mask: use prior: none)")
+        mask_layers = list(range(len(hidden))) if mask_layers is None else [int(i) for i in mask_layers]
+        if any(not 0 <= i < len(hidden) for i in mask_layers):
+            raise ValueError(f"mask_layers must list hidden layers 0..{len(hidden) - 1}, got {mask_layers}")
+        if memory not in MEMORY_KINDS:
+            raise ValueError(f"memory must be one of {', '.join(MEMORY_KINDS)}, got {memory!r}")
         self.config.update(hidden=hidden, neuron=neuron, T=int(T), prior=str(prior), meta=float(meta),
-                           meta_fn=meta_fn, lr=float(lr), optimizer=optimizer, steps=int(steps), batch=int(batch),
-                           memory_per_class=int(memory_per_class), noise=float(noise),
-                           min_steps=int(min_steps), stop_margin=float(stop_margin))
+                           meta_fn=meta_fn, meta_layers=meta_layers, mask_gate=int(mask_gate),
+                           mask_floor=float(mask_floor), mask_layers=mask_layers, lr=float(lr), optimizer=optimizer,
+                           steps=int(steps), batch=int(batch),
+                           memory=memory, memory_bytes=int(memory_bytes), memory_per_class=int(memory_per_class),
+                           current_replay=float(current_replay), noise=float(noise),
+                           min_steps=int(min_steps), stop_margin=float(stop_margin), new_steps=int(new_steps),
+                           new_min_steps=int(new_min_steps))
         self.net = SpikingMLP(dim, hidden, 0, neuron=neuron, T=T, seed=seed)
         self.prior, self.prior_source = resolve_prior(str(prior), dim, hidden, seed)
-        self.memory = ClassMemory(dim, memory_per_class, seed)
+        if self.prior is not None and not 0 <= mask_gate < self.prior.k:
+            raise ValueError(f"mask_gate must be in 1..{self.prior.k - 1} (0 = the prior's own gate)")
+        self.memory = self._new_memory()
         self.n_updates = 0
         self.last_meta_fraction = 0.0
         self.last_steps = 0  # training steps the last teach ran (diagnostics)
-        # Masks of each class's stored exemplars (bool, not saved): the prior is frozen and its
-        # heads are wide (~4 ms per 64 rows), so they are computed once per memory change.
-        self._mem_masks: dict[int, list[torch.Tensor]] = {}
         # The first torch.optim.Optimizer of a process imports torch._dynamo (~2 s measured on a
         # 2-core CPU): pay it when the learner is made, not in the middle of the first teach.
         self._optimizer()
 
+    def _class_overhead(self) -> int:
+        """Bytes stored per class outside the class memory: its output row (weights + bias, float32)
+        and at most CALIBRATION_SIZE open-set calibration scores (float64)."""
+        return 4 * (self.config["hidden"][-1] + 1) + 8 * CALIBRATION_SIZE
+
+    def _new_memory(self):  # -> ExemplarMemory | GaussianMemory
+        # memory_bytes is everything stored per class: the statistics get what the output row and
+        # the calibration scores leave.
+        cfg = self.config
+        budget = cfg["memory_bytes"] - self._class_overhead()
+        return make_memory(cfg["memory"], self.dim, cfg["memory_per_class"], budget, self.seed)
+
     # ---------------------------------------------------------------- helpers
-    def _masks(self, x: torch.Tensor) -> list[torch.Tensor] | None:
-        return None if self.prior is None else self.prior.masks(x)
+    def _masks(self, x: torch.Tensor) -> list[torch.Tensor | None] | None:
+        """Per-layer masks of ``x``: binary from the prior, or graded (``mask_floor`` + (1 − floor)·m),
+        None for layers not in ``mask_layers``."""
+        if self.prior is None:
+            return None
+        cfg = self.config
+        masks: list[torch.Tensor | None] = []
+        for i, m in enumerate(self.prior.masks(x, cfg["mask_gate"] or None)):
+            if i not in cfg["mask_layers"]:
+                masks.append(None)
+            else:
+                masks.append(m if not cfg["mask_floor"] else m.mul_(1.0 - cfg["mask_floor"]).add_(cfg["mask_floor"]))
+        return masks
 
     def _logits(self, X: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(X)
@@ -139,7 +241,9 @@ class CHHNN(Learner):
 
     def _optimizer(self) -> MetaplasticAdam:
         cfg = self.config
-        meta_params = [fc.weight for fc in self.net.fcs] + [self.net.head.weight]
+        layers = cfg["meta_layers"]
+        meta_params = ([fc.weight for fc in self.net.fcs] if layers in ("all", "hidden") else []) + \
+            ([self.net.head.weight] if layers in ("all", "head") else [])
         ids = {id(p) for p in meta_params}
         rest = [p for p in self.net.parameters() if id(p) not in ids]
         # Biases and norms are exempt from metaplasticity, as in the method.
@@ -148,28 +252,33 @@ class CHHNN(Learner):
             lr=cfg["lr"], meta_fn=cfg["meta_fn"], betas=(0.9, 0.999 if cfg["optimizer"] == "adam" else 0.0),
         )
 
-    @torch.no_grad()
-    def _pool_masks(self, x_new: torch.Tensor, others: list[int]) -> list[torch.Tensor] | None:
-        """Masks of the replay pool [new samples, stored exemplars of ``others``] (bool)."""
-        if self.prior is None:
-            return None
-        parts = [[m.bool() for m in self._masks(x_new)]]
-        for c in others:
-            if c not in self._mem_masks:
-                mem_x, _ = self.memory.all([c])
-                self._mem_masks[c] = [m.bool() for m in self._masks(torch.from_numpy(mem_x))]
-            parts.append(self._mem_masks[c])
-        return [torch.cat(layer) for layer in zip(*parts)]
+    def _replay_batch(self, X: np.ndarray, idx: np.ndarray, current: list[int], old: list[int], per_class: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One class-balanced batch: ``per_class`` samples of every current class (taught samples, and
+        a ``current_replay`` share from the class memory, which holds its earlier teaches) and of
+        every listed old class (from the memory)."""
+        n_mem = int(round(per_class * self.config["current_replay"]))
+        xs, ys = [], []
+        for c in current:
+            own = X[idx == c]
+            xs.append(own[rng.integers(len(own), size=per_class - n_mem)])
+            ys.append(np.full(per_class - n_mem, c, np.int64))
+        mem_x, mem_y = self.memory.sample(current, n_mem, rng) if n_mem else (X[:0], idx[:0])
+        old_x, old_y = self.memory.sample(old, per_class, rng)
+        return np.concatenate([*xs, mem_x, old_x]), np.concatenate([*ys, mem_y, old_y])
 
     # ------------------------------------------------------------------ hooks
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
         cfg = self.config
+        # A teach that brings a new class carves its region out of the old ones' and rebalances them:
+        # it trains for new_steps (at least new_min_steps); a re-teach of known classes only refines.
+        new_class = len(self.classes_) > self.net.n_out
+        steps, min_steps = (cfg["new_steps"], cfg["new_min_steps"]) if new_class else (cfg["steps"], cfg["min_steps"])
         for c in range(self.net.n_out, len(self.classes_)):
             self.memory.add_class()
             self.net.add_outputs(1, self._imprint(X[idx == c]))
         for c in np.unique(idx):
             self.memory.add(int(c), X[idx == c])
-            self._mem_masks.pop(int(c), None)
         if len(self.classes_) < 2:
             return  # one class: nothing to discriminate yet (imprinting suffices)
 
@@ -178,34 +287,30 @@ class CHHNN(Learner):
         current = sorted(int(c) for c in np.unique(idx))
         others = [c for c in range(len(self.classes_)) if c not in current]
         # Class-balanced batches: the same number of samples of every class in
-        # a step (all old classes while they fit, a random subset beyond).
+        # a step (all old classes while they fit, a random subset beyond), drawn
+        # per step so a teach touches O(batch) stored samples whatever the class count.
         per_class = max(4, cfg["batch"] // len(self.classes_))
         max_other = max(1, cfg["batch"] // per_class - len(current))
-        mem_x, mem_y = self.memory.all(others)
-        pool_x = torch.from_numpy(np.concatenate([X, mem_x]))
-        pool_y = torch.from_numpy(np.concatenate([idx, mem_y]))
-        by_class = {c: np.flatnonzero(pool_y.numpy() == c) for c in current + others}
-        picks = []
-        for _ in range(cfg["steps"]):
-            old = list(rng.choice(others, size=min(len(others), max_other), replace=False)) if others else []
-            picks.append(np.concatenate([rng.choice(by_class[c], size=per_class) for c in current + old]))
-        pool_m = self._pool_masks(torch.from_numpy(X), others)
         opt = self._optimizer()
         scale = float(X.std()) + 1e-6
         self.net.train()
         done = 0
-        for step, pick_np in enumerate(picks):
-            pick = torch.from_numpy(pick_np)
-            xb = pool_x[pick] + cfg["noise"] * scale * torch.randn((len(pick), self.dim), generator=gen)
-            masks = None if pool_m is None else [m[pick].float() for m in pool_m]
+        for step in range(steps):
+            n_old = min(len(others), max_other)
+            old = [int(c) for c in rng.choice(others, size=n_old, replace=False)] if others else []
+            xb_np, yb_np = self._replay_batch(X, idx, current, old, per_class, rng)
+            xb = torch.from_numpy(xb_np)
+            yb = torch.from_numpy(yb_np)
+            masks = self._masks(xb)  # of the clean sample: the prior sees what inference will see
+            xb = xb + cfg["noise"] * scale * torch.randn(xb.shape, generator=gen)
             logits = self.net(xb, masks)
             # Stop once a whole (noisy, class-balanced) batch is classified correctly (by
             # stop_margin in probability), after min_steps: a class that is already learned gets
             # few updates, which is faster and less disruptive to the other classes; a margin
             # buys robustness to shifted inputs for more steps (both measured in the README).
-            if step >= cfg["min_steps"] and _learned(logits, pool_y[pick], cfg["stop_margin"]):
+            if step >= min_steps and _learned(logits, yb, cfg["stop_margin"]):
                 break
-            loss = F.cross_entropy(logits, pool_y[pick])
+            loss = F.cross_entropy(logits, yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -223,45 +328,106 @@ class CHHNN(Learner):
     def _forget(self, index: int) -> None:
         self.net.remove_output(index)
         self.memory.remove_class(index)
-        self._mem_masks.clear()  # class indices shift
+
+    def _copy_net(self, n_out: int, weights: dict[str, torch.Tensor]) -> SpikingMLP:
+        net = SpikingMLP(self.dim, self.config["hidden"], n_out, neuron=self.config["neuron"],
+                         T=self.config["T"], seed=self.seed)
+        try:
+            net.load_state_dict(weights)  # copies the values into the new parameters
+        except RuntimeError as exc:
+            raise ValueError(f"CH-HNN weights do not match the configuration: {exc}") from None
+        return net.eval()
+
+    def clone(self) -> CHHNN:
+        """An independent copy that shares the frozen prior: only the SNN and the class memory are copied."""
+        new = object.__new__(type(self))
+        for key, value in self.__dict__.items():  # reads only: safe while another thread predicts
+            if key == "prior":
+                new.prior = value
+            elif key == "net":
+                new.net = self._copy_net(value.n_out, value.state_dict())
+            elif key == "memory":
+                new.memory = value.copy()
+            else:  # classes, config, open-set calibration, counters: small
+                new.__dict__[key] = copy.deepcopy(value)
+        return new
 
     def _get_state(self) -> dict[str, Any]:
         return {
             "net": {k: v.clone() for k, v in self.net.state_dict().items()},
             "n_out": self.net.n_out,
-            "prior": None if self.prior is None else prior_to_state(self.prior, getattr(self.prior, "trained_on", {})),
-            "prior_source": self.prior_source,
+            "prior": prior_reference(self.prior, self.prior_source),
             "memory": self.memory.state(),
             "n_updates": self.n_updates,
         }
 
     def _set_state(self, state: dict[str, Any], classes: Sequence[Any]) -> None:
-        net = SpikingMLP(self.dim, self.config["hidden"], int(state["n_out"]), neuron=self.config["neuron"],
-                         T=self.config["T"], seed=self.seed)
-        try:
-            net.load_state_dict(state["net"])
-        except RuntimeError as exc:
-            raise ValueError(f"CH-HNN weights do not match the configuration: {exc}") from None
         if int(state["n_out"]) != len(classes):
             raise ValueError("CH-HNN state has an output row count different from its class list")
-        prior = None if state["prior"] is None else prior_from_state(state["prior"])
-        memory = ClassMemory(self.dim, self.config["memory_per_class"], self.seed)
-        memory.load(state["memory"])
-        self.net, self.prior, self.memory = net.eval(), prior, memory
-        self._mem_masks.clear()
-        self.prior_source = state.get("prior_source", "unknown")
+        net = self._copy_net(int(state["n_out"]), state["net"])
+        prior, source = prior_from_reference(state["prior"])
+        if source == "embedded":  # a state written before priors were referenced
+            source = str(state.get("prior_source", source))
+        memory = self._new_memory()
+        saved = state["memory"]
+        if memory.kind == saved.get("kind", "exemplars"):
+            memory.load(saved)
+        elif memory.kind == "stats":  # raw exemplars of an older state → their statistics
+            old = ExemplarMemory(self.dim, max(1, self.config["memory_per_class"]), self.seed)
+            old.load(saved)
+            for c in range(len(old)):
+                memory.add_class()
+                if len(rows := old.rows(c)):
+                    memory.add(c, rows)
+        else:
+            raise ValueError(f"CH-HNN state holds a {saved.get('kind')!r} memory, the learner is configured "
+                             f"for {memory.kind!r}")
+        if len(memory) != len(classes):
+            raise ValueError("CH-HNN state has a class memory of another length than its class list")
+        self.net, self.prior, self.prior_source, self.memory = net, prior, source, memory
         self.n_updates = int(state.get("n_updates", 0))
+
+    # --------------------------------------------------------------- open set
+    def _open_scores(self, X: np.ndarray, task: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """(SNN probabilities, known-ness): the log-density of the input under each class's Gaussian of
+        the class memory (mean + rank-k scatter + residual variance), the model the SNN replays.
+
+        Measured against the SNN's own scores (max probability, probability × cosine to the class
+        mean) on ``chhnn-bench openset``: the class log-density separated never-taught classes best
+        on every stream (README open-set table)."""
+        return self._proba(X, task), self.memory.loglik(X)
+
+    def _known_of(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
+        """Known-ness of each sample for its own class only (a teach must not score every class)."""
+        out = np.empty(len(idx))
+        for c in np.unique(idx):
+            rows = np.flatnonzero(idx == c)
+            out[rows] = self.memory.loglik(X[rows], [int(c)])[:, 0]
+        return out
+
+    def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
+        """Leave-one-out log-density of a new class's taught samples under a model of the others."""
+        out = np.full(len(idx), np.nan)
+        for c in np.unique(idx):
+            rows = np.flatnonzero(idx == c)
+            out[rows] = self.memory.held_out_loglik(X[rows])
+        return out
 
     # -------------------------------------------------------------- reporting
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())
 
     def memory_bytes_per_class(self) -> float:
-        return self.memory.nbytes_per_class()
+        """Everything stored per class: the class memory, the output row (weights + bias) and the
+        open-set calibration scores."""
+        n = max(1, len(self.classes_))
+        calib = sum(a.nbytes for a in self.calibration_) / n
+        head = sum(t.numel() * t.element_size() for t in (self.net.head.weight, self.net.head.bias)) / n
+        return self.memory.nbytes_per_class() + head + calib
 
     def describe(self) -> dict[str, Any]:
         return {"prior": self.prior_source, "prior_digest": None if self.prior is None else digest(self.prior),
-                "classes": len(self.classes_), "updates": self.n_updates}
+                "memory": self.memory.kind, "classes": len(self.classes_), "updates": self.n_updates}
 
 
 @register
@@ -269,10 +435,10 @@ class CHHNNNoMeta(CHHNN):
     """Ablation: metaplasticity off (m = 0)."""
 
     name = "chhnn-nometa"
+    fixed_params: dict[str, Any] = {"meta": 0.0}
 
     def __init__(self, dim: int, seed: int = 0, **kw: Any) -> None:
-        kw["meta"] = 0.0
-        super().__init__(dim, seed, **kw)
+        super().__init__(dim, seed, **{**kw, **self.fixed_params})
 
 
 @register
@@ -280,7 +446,7 @@ class CHHNNNoPrior(CHHNN):
     """Ablation: no modulation masks (the SNN sees every unit for every input)."""
 
     name = "chhnn-nomask"
+    fixed_params: dict[str, Any] = {"prior": "none"}
 
     def __init__(self, dim: int, seed: int = 0, **kw: Any) -> None:
-        kw["prior"] = "none"
-        super().__init__(dim, seed, **kw)
+        super().__init__(dim, seed, **{**kw, **self.fixed_params})

@@ -1,74 +1,343 @@
-"""A small per-class exemplar memory (reservoir sampling, float16).
+"""Per-class memories that give CH-HNN negatives of the classes not in a teach.
 
 One teach is one class, and cross-entropy over a single class has zero
-gradient (defect 4 of the published code), so each update replays a few
-stored features of the other classes as negatives.  The memory is bounded per
-class and its size in bytes is reported by the learner.
+gradient (defect 4 of the published code), so each update replays samples of
+the other classes.  Two memories share one interface (``add_class``,
+``remove_class``, ``add``, ``sample``, ``nbytes_per_class``, ``state``/``load``,
+``copy``):
+
+* :class:`GaussianMemory` (default): per class the exact running mean and
+  per-dimension variance and a rank-k approximation of the within-class
+  scatter, kept by incremental SVD (Ross et al. 2008); ``sample`` draws
+  pseudo-features from N(μ, UΛUᵀ/n + diag(residual)).  Its size per class is
+  fixed by a byte budget and does not grow with the samples taught.
+* :class:`ExemplarMemory`: up to ``per_class`` raw features a class
+  (reservoir sampling, float16), the classic replay buffer.
+
+``sample`` costs O(classes asked for), never O(classes stored), so a teach's
+cost does not grow with the number of known classes.  ``nbytes_per_class`` is
+the bytes of every array the memory stores (its ``state``), divided by the
+number of classes: nothing is shared between classes.
 """
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import numpy as np
 import torch
 
+from chhnn_ros.learning.reservoir import ClassReservoirs
 
-class ClassMemory:
+MEMORY_KINDS = ("stats", "exemplars")
+MAX_RANK = 64
+
+
+def _state_nbytes(state: dict[str, Any]) -> int:
+    """Bytes of the arrays and counters of a memory state (python ints count as int64)."""
+    total = 0
+    for v in state.values():
+        for t in v if isinstance(v, list) else [v]:
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
+            elif isinstance(t, int):
+                total += 8
+    return total
+
+
+class ExemplarMemory:
+    """Raw features in per-class reservoirs (the replay memory the baselines use too)."""
+
+    kind = "exemplars"
+
     def __init__(self, dim: int, per_class: int, seed: int = 0) -> None:
         if per_class < 1:
             raise ValueError("memory per class must be >= 1")
         self.dim, self.per_class, self.seed = dim, per_class, seed
-        self.items: list[np.ndarray] = []  # per class: (m, dim) float16
-        self.seen: list[int] = []  # samples offered per class (for the reservoir)
+        self.store = ClassReservoirs((dim,), torch.float16)
+
+    def __len__(self) -> int:
+        return len(self.store)
 
     def add_class(self) -> None:
-        self.items.append(np.zeros((0, self.dim), np.float16))
-        self.seen.append(0)
+        self.store.grow(len(self.store) + 1)
 
     def remove_class(self, i: int) -> None:
-        del self.items[i]
-        del self.seen[i]
+        self.store.remove(i)
 
     def add(self, i: int, X: np.ndarray) -> None:
-        """Reservoir sampling: every sample ever offered is kept with equal probability."""
-        rng = np.random.default_rng([self.seed, i, self.seen[i]])
-        buf = self.items[i]
-        for x in X.astype(np.float16):
-            self.seen[i] += 1
-            if len(buf) < self.per_class:
-                buf = np.vstack([buf, x[None]])
-            else:
-                j = int(rng.integers(self.seen[i]))
-                if j < self.per_class:
-                    buf[j] = x
-        self.items[i] = buf
+        """Every sample ever offered to class ``i`` is kept with equal probability."""
+        # seeded by (seed, class, samples seen): a copy taught the same samples keeps the same rows
+        rng = np.random.default_rng([self.seed, i, self.store.seen[i]])
+        rows = torch.from_numpy(np.asarray(X, np.float32))
+        self.store.offer([i] * len(rows), rows, self.per_class, rng)
+
+    def rows(self, c: int) -> np.ndarray:
+        """The stored features of class ``c``, float32."""
+        return self.store.buffers[c].float().numpy()
 
     def sample(self, classes: list[int], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` stored features of each listed class (with replacement), float32, and their indices."""
         xs, ys = [], []
         for c in classes:
-            buf = self.items[c]
+            buf = self.rows(c)
             if len(buf):
-                pick = rng.integers(len(buf), size=min(n, len(buf)))
-                xs.append(buf[pick].astype(np.float32))
-                ys.append(np.full(len(pick), c, np.int64))
+                xs.append(buf[rng.integers(len(buf), size=n)])
+                ys.append(np.full(n, c, np.int64))
         if not xs:
             return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
         return np.concatenate(xs), np.concatenate(ys)
 
-    def all(self, classes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Every stored feature of the listed classes (float32) and their class indices."""
-        xs = [self.items[c].astype(np.float32) for c in classes]
-        ys = [np.full(len(self.items[c]), c, np.int64) for c in classes]
-        if not xs:
-            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
-        return np.concatenate(xs), np.concatenate(ys)
+    def loglik(self, X: np.ndarray, classes: list[int] | None = None) -> np.ndarray:
+        """(n, C) known-ness per listed class: minus the squared distance to the nearest stored exemplar."""
+        X = torch.from_numpy(np.asarray(X, np.float32))
+        classes = list(range(len(self))) if classes is None else list(classes)
+        out = np.full((len(X), len(classes)), -np.inf)
+        for j, c in enumerate(classes):
+            buf = self.store.buffers[c]
+            if len(buf):
+                out[:, j] = -(torch.cdist(X, buf.float()) ** 2).min(1).values.numpy()
+        return out
+
+    def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
+        """(n,) the same score of each row against the other rows (leave one out)."""
+        if len(X) < 2:
+            return np.full(len(X), np.nan)
+        d = torch.cdist(torch.from_numpy(np.asarray(X, np.float32)), torch.from_numpy(np.asarray(X, np.float32))) ** 2
+        d.fill_diagonal_(float("inf"))
+        return -d.min(1).values.double().numpy()
 
     def nbytes_per_class(self) -> float:
-        return self.per_class * self.dim * 2.0
+        return _state_nbytes(self.state()) / max(1, len(self))
 
-    def state(self) -> dict:
-        return {"items": [torch.from_numpy(a.copy()) for a in self.items], "seen": list(self.seen)}
+    def copy(self) -> ExemplarMemory:
+        return copy.deepcopy(self)
 
-    def load(self, state: dict) -> None:
-        self.items = [torch.as_tensor(a).numpy().astype(np.float16).reshape(-1, self.dim) for a in state["items"]]
-        self.seen = [int(s) for s in state["seen"]]
+    def state(self) -> dict[str, Any]:
+        st = self.store.state()
+        return {"kind": self.kind, "items": st["store"], "seen": st["seen"]}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.store = self.store.load({"store": state["items"], "seen": state["seen"]}, len(state["items"]),
+                                     "CH-HNN exemplar memory")
+
+
+def rank_for_budget(dim: int, budget: int) -> int:
+    """Largest rank k whose class statistics fit ``budget`` bytes (see :meth:`GaussianMemory.class_nbytes`)."""
+    return min(MAX_RANK, (int(budget) - 8 * dim - 8) // (2 * dim + 4))
+
+
+class GaussianMemory:
+    """Per class: count n, mean μ (float32), variance σ² (float32), top-k scatter
+    directions U (k×d, float16) with their scatter values s (float32).
+
+    The scatter S = Σ(x−μ)(x−μ)ᵀ is merged with a batch by Chan's formula
+    written as factors: S' = [U√s | Xc | √(nm/(n+m))(x̄−μ)] [..]ᵀ, whose thin SVD
+    gives the new top k.  The per-dimension variance is exact, so the part of
+    the variance the k directions do not explain is sampled as independent
+    per-dimension noise (a factor-analysis-like model).
+    """
+
+    kind = "stats"
+
+    def __init__(self, dim: int, budget: int, seed: int = 0) -> None:
+        k = rank_for_budget(dim, budget)
+        if k < 1:
+            raise ValueError(f"a memory budget of {budget} bytes a class (after the output row and calibration "
+                             f"scores) cannot hold the statistics of {dim}-d features: they need at least "
+                             f"{self.class_nbytes(dim, 1)} bytes; raise memory_bytes")
+        self.dim, self.rank, self.budget, self.seed = dim, k, int(budget), seed
+        self.n: list[int] = []
+        self.mean: list[np.ndarray] = []  # (d,) float32
+        self.var: list[np.ndarray] = []  # (d,) float32, population variance
+        self.U: list[np.ndarray] = []  # (r<=k, d) float16, orthonormal rows
+        self.s: list[np.ndarray] = []  # (r,) float32, scatter along each row of U
+        self._spread_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._density_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]] = {}
+
+    @staticmethod
+    def class_nbytes(dim: int, rank: int) -> int:
+        return 8 + 4 * dim + 4 * dim + 2 * rank * dim + 4 * rank
+
+    def __len__(self) -> int:
+        return len(self.n)
+
+    def add_class(self) -> None:
+        self.n.append(0)
+        self.mean.append(np.zeros(self.dim, np.float32))
+        self.var.append(np.zeros(self.dim, np.float32))
+        self.U.append(np.zeros((0, self.dim), np.float16))
+        self.s.append(np.zeros(0, np.float32))
+
+    def remove_class(self, i: int) -> None:
+        for lst in (self.n, self.mean, self.var, self.U, self.s):
+            del lst[i]
+        self._spread_cache.clear()  # class indices shift
+        self._density_cache.clear()
+
+    def add(self, i: int, X: np.ndarray) -> None:
+        X = np.asarray(X, np.float64)
+        n, m = self.n[i], len(X)
+        mu, xbar = self.mean[i].astype(np.float64), X.mean(0)
+        delta = xbar - mu
+        w = n * m / (n + m)
+        var = (self.var[i] * n + ((X - xbar) ** 2).sum(0) + w * delta**2) / (n + m)
+        factors = [self.U[i].astype(np.float64).T * np.sqrt(self.s[i]), (X - xbar).T]
+        if n:
+            factors.append(np.sqrt(w) * delta[:, None])
+        u, sv, _ = np.linalg.svd(np.concatenate(factors, axis=1), full_matrices=False)
+        keep = min(self.rank, int((sv > 1e-6 * max(sv[0], 1e-12)).sum())) if sv.size else 0
+        self._spread_cache.pop(i, None)
+        self._density_cache.pop(i, None)
+        self.n[i] = n + m
+        self.mean[i] = (mu + delta * (m / (n + m))).astype(np.float32)
+        self.var[i] = var.astype(np.float32)
+        self.U[i] = np.ascontiguousarray(u[:, :keep].T, dtype=np.float16)  # C order, as after a load
+        self.s[i] = (sv[:keep] ** 2).astype(np.float32)
+
+    def sample(self, classes: list[int], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` pseudo-features of each listed class, float32, and their indices (one draw for all)."""
+        classes = [c for c in classes if self.n[c]]
+        if not classes or n < 1:
+            return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
+        k = max(len(self.s[c]) for c in classes)
+        U = np.zeros((len(classes), k, self.dim), np.float32)  # ranks may differ: pad with zero rows
+        sd = np.zeros((len(classes), k), np.float32)
+        resid = np.empty((len(classes), self.dim), np.float32)
+        for j, c in enumerate(classes):
+            r = len(self.s[c])
+            U[j, :r] = self.U[c]
+            sd[j, :r], resid[j] = self._spread(c)
+        z1 = rng.standard_normal((len(classes), n, k), dtype=np.float32) * sd[:, None, :]
+        z2 = rng.standard_normal((len(classes), n, self.dim), dtype=np.float32) * resid[:, None, :]
+        mean = np.stack([self.mean[c] for c in classes])[:, None, :]
+        x = mean + np.matmul(z1, U) + z2
+        return x.reshape(-1, self.dim), np.repeat(np.asarray(classes, np.int64), n)
+
+    def _spread(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        """Standard deviation along each stored direction and of the per-dimension residual
+        (derived from the statistics, cached until the class changes; not stored)."""
+        if c not in self._spread_cache:
+            lam = self.s[c] / self.n[c]  # variance along each direction
+            resid = np.clip(self.var[c] - lam @ self.U[c].astype(np.float32) ** 2, 0.0, None)
+            self._spread_cache[c] = (np.sqrt(lam), np.sqrt(resid))
+        return self._spread_cache[c]
+
+    def loglik(self, X: np.ndarray, classes: list[int] | None = None) -> np.ndarray:
+        """(n, C) log-density of each row under each listed class's Gaussian N(μ, UΛUᵀ/n + D) (all classes
+        by default), up to a shared constant: the class model the memory replays, used as the
+        known-ness of an input.
+
+        D is the residual per-dimension variance plus a floor of :data:`VAR_FLOOR` × the class's mean
+        variance (a dimension that never varied in the taught samples must not make every other
+        input infinitely unlikely).  Woodbury on the rank-k part; the per-class factors are cached
+        until the class changes, and all classes are scored by a few matrix products.
+        """
+        X = np.asarray(X, np.float64)
+        classes = list(range(len(self))) if classes is None else list(classes)
+        out = np.full((len(X), len(classes)), -np.inf)
+        live = [j for j, c in enumerate(classes) if self.n[c]]
+        if not live or not len(X):
+            return out
+        f = [self._density(classes[j]) for j in live]
+        k = max(len(g[3]) for g in f)
+        C, d = len(live), self.dim
+        mean, dinv = np.stack([g[0] for g in f]), np.stack([g[1] for g in f])  # (C, d)
+        W = np.zeros((C, k, d))  # rows of U scaled by 1/D (zero rows pad lower ranks)
+        Linv = np.tile(np.eye(k), (C, 1, 1))  # inverse Cholesky factor of M = Λ⁻¹ + U D⁻¹ Uᵀ
+        for j, g in enumerate(f):
+            r = len(g[3])
+            W[j, :r], Linv[j, :r, :r] = g[2], g[3]
+        const = np.array([g[4] for g in f]) + ((mean**2) * dinv).sum(1)  # logdet + μᵀD⁻¹μ
+        for i in range(0, len(X), 512):  # bounded temporaries
+            x = X[i : i + 512]
+            quad = (x**2) @ dinv.T - 2.0 * x @ (mean * dinv).T + const  # logdet + (x−μ)ᵀD⁻¹(x−μ)
+            P = (x @ W.reshape(C * k, d).T).reshape(len(x), C, k) - np.einsum("ckd,cd->ck", W, mean)
+            Z = np.einsum("ckj,ncj->nck", Linv, P)
+            out[i : i + 512, live] = -0.5 * (quad - (Z**2).sum(-1))
+        return out
+
+    def _density(self, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """(μ, 1/D, U/D, L⁻¹ of M, log det C) of class ``c``'s Gaussian (derived, cached, not stored)."""
+        if c not in self._density_cache:
+            U = self.U[c].astype(np.float64)
+            lam = (self.s[c] / self.n[c]).astype(np.float64)
+            keep = lam > 0
+            U, lam = U[keep], lam[keep]
+            var = self.var[c].astype(np.float64)
+            D = np.clip(var - lam @ U**2, 0.0, None) + VAR_FLOOR * max(float(var.mean()), 1e-12)
+            logdet = float(np.log(D).sum())
+            W = U / D
+            Linv = np.zeros((0, 0))
+            if len(lam):
+                L = np.linalg.cholesky(np.diag(1.0 / lam) + W @ U.T)
+                Linv = np.linalg.inv(L)
+                logdet += 2.0 * float(np.log(np.diag(L)).sum()) + float(np.log(lam).sum())
+            self._density_cache[c] = (self.mean[c].astype(np.float64), 1.0 / D, W, Linv, logdet)
+        return self._density_cache[c]
+
+    def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
+        """(n,) log-density of each row of ``X`` under a class model made from the other rows (leave
+        one out): what a new sample of a class taught with ``X`` would score."""
+        X = np.asarray(X, np.float64)
+        if len(X) < 2:
+            return np.full(len(X), np.nan)
+        out = np.empty(len(X))
+        for j in range(len(X)):
+            tmp = GaussianMemory(self.dim, self.budget, self.seed)
+            tmp.add_class()
+            tmp.add(0, np.delete(X, j, axis=0))
+            out[j] = tmp.loglik(X[j : j + 1])[0, 0]
+        return out
+
+    def nbytes_per_class(self) -> float:
+        return _state_nbytes(self.state()) / max(1, len(self))
+
+    def copy(self) -> GaussianMemory:
+        new = copy.copy(self)
+        # Arrays are replaced, never written in place, by add(): copying the lists is enough.
+        new.n, new.mean, new.var = list(self.n), list(self.mean), list(self.var)
+        new.U, new.s = list(self.U), list(self.s)
+        new._spread_cache, new._density_cache = dict(self._spread_cache), dict(self._density_cache)
+        return new
+
+    def state(self) -> dict[str, Any]:
+        """Stacked over classes (a few tensors, not a few per class: a saved file grows by the bytes of
+        the statistics and nothing else); ``rank`` splits the stacked directions back per class."""
+        stack = lambda arrs, shape, dt: torch.from_numpy(  # noqa: E731
+            np.concatenate(arrs).astype(dt) if arrs else np.zeros(shape, dt))
+        return {"kind": self.kind, "n": list(self.n), "rank": [len(e) for e in self.s],
+                "mean": stack([m[None] for m in self.mean], (0, self.dim), np.float32),
+                "var": stack([v[None] for v in self.var], (0, self.dim), np.float32),
+                "U": stack(self.U, (0, self.dim), np.float16), "s": stack(self.s, (0,), np.float32)}
+
+    def load(self, state: dict[str, Any]) -> None:
+        arr = lambda v, dt: torch.as_tensor(v).numpy().astype(dt)  # noqa: E731
+        n, ranks = [int(c) for c in state["n"]], [int(r) for r in state["rank"]]
+        mean = arr(state["mean"], np.float32).reshape(-1, self.dim)
+        var = arr(state["var"], np.float32).reshape(-1, self.dim)
+        U_all = arr(state["U"], np.float16).reshape(-1, self.dim)
+        s_all = arr(state["s"], np.float32).ravel()
+        if not len(n) == len(ranks) == len(mean) == len(var) or sum(ranks) != len(U_all) or len(s_all) != len(U_all):
+            raise ValueError("class statistics of different lengths")
+        if any(not 0 <= r <= self.rank for r in ranks):
+            raise ValueError(f"class statistics of rank above the memory's rank {self.rank}")
+        cut = np.cumsum([0, *ranks])
+        U = [np.ascontiguousarray(U_all[a:b]) for a, b in zip(cut[:-1], cut[1:])]
+        s = [s_all[a:b].copy() for a, b in zip(cut[:-1], cut[1:])]
+        mean, var = [m.copy() for m in mean], [v.copy() for v in var]
+        self.n, self.mean, self.var, self.U, self.s = n, mean, var, U, s
+        self._spread_cache.clear()
+        self._density_cache.clear()
+
+
+VAR_FLOOR = 1e-3
+
+
+def make_memory(kind: str, dim: int, per_class: int, budget: int, seed: int) -> ExemplarMemory | GaussianMemory:
+    if kind == "stats":
+        return GaussianMemory(dim, budget, seed)
+    if kind == "exemplars":
+        return ExemplarMemory(dim, per_class, seed)
+    raise ValueError(f"unknown memory {kind!r}; choose one of {', '.join(MEMORY_KINDS)}")

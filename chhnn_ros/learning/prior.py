@@ -60,12 +60,18 @@ class MaskPrior(nn.Module):
         ]
 
     @torch.no_grad()
-    def masks(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Binary (B, H_l) float masks, one per SNN hidden layer."""
+    def masks(self, x: torch.Tensor, gate: int | None = None) -> list[torch.Tensor]:
+        """Binary (B, H_l) float masks, one per SNN hidden layer.
+
+        A unit is ON when its argmax falls among the first ``gate`` of the K values (the
+        prior's own ``gate`` by default): the balance loss spreads the argmax evenly, so the
+        active fraction is about gate / K and a larger gate gives denser masks.
+        """
+        gate = self.gate if gate is None else int(gate)
         # softmax is monotonic: the argmax of the raw head outputs is the same.
         z = self.trunk(x)
         return [
-            (head(z).view(x.shape[0], h, self.k).argmax(-1) < self.gate).float()
+            (head(z).view(x.shape[0], h, self.k).argmax(-1) < gate).float()
             for head, h in zip(self.heads, self.layer_sizes)
         ]
 
@@ -187,10 +193,14 @@ def save_prior(prior: MaskPrior, path: str | Path, trained_on: dict[str, Any] | 
     atomic_write_bytes(path, buf.getvalue())
 
 
+class PriorNotFound(FileNotFoundError, ValueError):
+    """A prior file that is not there: a missing file and a bad configuration value at once."""
+
+
 def load_prior(path: str | Path) -> MaskPrior:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"prior file not found: {path}")
+        raise PriorNotFound(f"prior file not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated/corrupt files
@@ -202,9 +212,57 @@ def load_prior(path: str | Path) -> MaskPrior:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def digest(prior: MaskPrior) -> str:
+def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
     h = hashlib.sha256()
-    for k, v in sorted(prior.state_dict().items()):
+    for k, v in sorted(state_dict.items()):
         h.update(k.encode())
-        h.update(v.detach().cpu().numpy().tobytes())
+        h.update(torch.as_tensor(v).detach().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def digest(prior: MaskPrior) -> str:
+    """Content hash of the weights (cached on priors from the shared cache, which are frozen)."""
+    cached = getattr(prior, "digest_", None)
+    return cached if cached is not None else state_digest(prior.state_dict())
+
+
+# ------------------------------------------------------------ shared priors
+# A prior is frozen after training, so one instance per content serves every learner of the
+# process: a teach, a clone or a state load never rebuilds or copies its megabytes of weights.
+_SHARED: dict[Any, MaskPrior] = {}
+
+
+def _freeze(prior: MaskPrior) -> MaskPrior:
+    prior.eval().requires_grad_(False)
+    prior.digest_ = state_digest(prior.state_dict())  # type: ignore[attr-defined]
+    return _SHARED.setdefault(prior.digest_, prior)  # type: ignore[attr-defined]
+
+
+def shared_prior(path: str | Path) -> MaskPrior:
+    """The process-wide instance of the prior in ``path`` (loaded once per file version)."""
+    path = Path(path)
+    try:
+        st = path.resolve().stat()
+    except OSError:
+        raise PriorNotFound(f"prior file not found: {path}") from None
+    key = ("file", str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _SHARED:
+        _SHARED[key] = _freeze(load_prior(path))
+    return _SHARED[key]
+
+
+def shared_random_prior(dim: int, layer_sizes: Sequence[int], seed: int) -> MaskPrior:
+    """The process-wide untrained prior for (dim, layers, seed)."""
+    key = ("random", int(dim), tuple(int(h) for h in layer_sizes), int(seed))
+    if key not in _SHARED:
+        _SHARED[key] = _freeze(MaskPrior(dim, layer_sizes, seed=seed))
+    return _SHARED[key]
+
+
+def shared_prior_from_state(state: Any) -> MaskPrior:
+    """The process-wide instance of an embedded prior (keyed by its content)."""
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        hit = _SHARED.get(state_digest(state["state_dict"]))
+        if hit is not None:
+            return hit
+    return _freeze(prior_from_state(state))

@@ -136,7 +136,7 @@ class SpikingMLP(nn.Module):
     def _drive(self, i: int, current: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """Input current of hidden layer i: fc → LayerNorm → ×mask (works on (T,B,·) or (B,·))."""
         h = self.norms[i](self.fcs[i](current))
-        if masks is not None:
+        if masks is not None and masks[i] is not None:  # None: this layer is not gated
             h = h * masks[i]
         return h
 
@@ -158,7 +158,9 @@ class SpikingMLP(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        return self.head(self.hidden_spikes(x, masks)[-1]).mean(0)
+        # The readout is linear, so the mean over time of its output is its output on the mean
+        # spike rate: one (B, H) product instead of T, which matters with hundreds of classes.
+        return self.head(self.hidden_spikes(x, masks)[-1].mean(0))
 
     def forward_from(
         self, layer: int, spikes: torch.Tensor, masks: Sequence[torch.Tensor] | None = None
@@ -168,7 +170,7 @@ class SpikingMLP(nn.Module):
         current = spikes
         for i in range(layer + 1, len(self.fcs)):
             current = self._layer(i, current, masks)
-        return self.head(current).mean(0)
+        return self.head(current.mean(0))
 
     def readout_rates(self, x: torch.Tensor, masks: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Time-averaged spike rate of the last hidden layer (B,H)."""

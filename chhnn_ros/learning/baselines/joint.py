@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from chhnn_ros.learning.base import Learner
-from chhnn_ros.learning.baselines.mlp import check_counts, check_positive
+from chhnn_ros.learning.checks import check_counts, check_positive
 from chhnn_ros.learning.registry import register
 
 

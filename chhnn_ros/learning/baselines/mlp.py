@@ -30,7 +30,6 @@ Conventions shared by all of them:
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chhnn_ros.learning.base import Learner
+from chhnn_ros.learning.checks import check_counts, check_hidden, check_optimizer, check_positive
 
 HEAD_PARAMS = ("head.weight", "head.bias")
 GRAD_CLIP = 5.0  # max global gradient norm of one step
@@ -106,34 +106,6 @@ class GrowableMLP(nn.Module):
 
     def forward(self, x: torch.Tensor, gates: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         return self.head(self.features(x, gates))
-
-
-def check_positive(**values: float) -> None:
-    for key, val in values.items():
-        if not (isinstance(val, int | float) and math.isfinite(val) and val > 0):
-            raise ValueError(f"{key} must be a positive finite number, got {val!r}")
-
-
-def check_counts(**values: int) -> None:
-    """Every value must be an ``int`` >= 1 (steps, batch sizes, budgets, time steps)."""
-    for key, val in values.items():
-        if not isinstance(val, int) or val < 1:
-            raise ValueError(f"{key} must be an integer >= 1, got {val!r}")
-
-
-def check_optimizer(kind: str) -> None:
-    if kind not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {kind!r}")
-
-
-def check_hidden(hidden: Sequence[int]) -> list[int]:
-    try:
-        out = [int(h) for h in hidden]
-    except (TypeError, ValueError):
-        raise ValueError(f"hidden must be a sequence of positive ints, got {hidden!r}") from None
-    if not out or any(h <= 0 for h in out):
-        raise ValueError(f"hidden must be a non-empty sequence of positive ints, got {hidden!r}")
-    return out
 
 
 def make_optimizer(kind: str, params: Any, lr: float) -> torch.optim.Optimizer:

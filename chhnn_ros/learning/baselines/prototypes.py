@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from chhnn_ros.learning.base import Learner, softmax
-from chhnn_ros.learning.baselines.mlp import check_positive
+from chhnn_ros.learning.checks import check_positive
 from chhnn_ros.learning.class_stats import ClassStats
 from chhnn_ros.learning.registry import register
 

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
-from chhnn_ros.learning.baselines.mlp import MLPLearner, check_positive
+from chhnn_ros.learning.baselines.mlp import MLPLearner
+from chhnn_ros.learning.checks import check_positive
 from chhnn_ros.learning.registry import register
 
 

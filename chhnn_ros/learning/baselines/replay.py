@@ -8,7 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chhnn_ros.learning.baselines.mlp import GrowableMLP, MLPLearner, check_counts, check_positive, clone_state
+from chhnn_ros.learning.baselines.mlp import GrowableMLP, MLPLearner, clone_state
+from chhnn_ros.learning.checks import check_counts, check_positive
 from chhnn_ros.learning.registry import register
 from chhnn_ros.learning.reservoir import ClassReservoirs
 

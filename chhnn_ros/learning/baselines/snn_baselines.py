@@ -32,14 +32,8 @@ import torch
 import torch.nn.functional as F
 
 from chhnn_ros.learning.base import Learner
-from chhnn_ros.learning.baselines.mlp import (
-    check_counts,
-    check_hidden,
-    check_optimizer,
-    check_positive,
-    clone_state,
-    make_optimizer,
-)
+from chhnn_ros.learning.baselines.mlp import clone_state, make_optimizer
+from chhnn_ros.learning.checks import check_counts, check_hidden, check_optimizer, check_positive
 from chhnn_ros.learning.registry import register
 from chhnn_ros.learning.reservoir import ClassReservoirs
 from chhnn_ros.learning.snn import NEURONS, SpikingMLP
