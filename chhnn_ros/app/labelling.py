@@ -10,6 +10,7 @@ labelled unknown too.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,8 +33,14 @@ class LabelledObject:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["box"] = [round(float(v), 2) for v in self.box]
-        d["score"], d["known_score"] = round(self.score, 4), round(self.known_score, 4)
+        d["score"], d["known_score"] = round(self.score, 4), json_score(self.known_score)
         return d
+
+
+def json_score(value: float, digits: int = 4) -> float | None:
+    """A known-ness for JSON: rounded, or None while it is +inf (the learner has too few calibration
+    scores to reject anything yet); JSON has no infinity."""
+    return round(float(value), digits) if math.isfinite(value) else None
 
 
 class Labeller:

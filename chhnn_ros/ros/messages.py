@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from std_msgs.msg import Header
 
-from chhnn_ros.app.labelling import LabelledObject
+from chhnn_ros.app.labelling import LabelledObject, json_score
 from chhnn_ros.app.teaching import STATES, TeachStatus
 from chhnn_ros.msg import BoundingBox2D, ClassList, DetectionArray, FeatureArray, LabelledObjectArray, ObjectHypothesis
 from chhnn_ros.msg import Detection as DetectionMsg
@@ -181,7 +181,7 @@ def objects_to_dict(msg: LabelledObjectArray) -> dict[str, Any]:
     return {"stamp": stamp_dict(msg.header), "frame_id": msg.header.frame_id,
             "database_version": int(msg.database_version), "objects": [
                 {"box": [round(v, 2) for v in box_from_msg(o.bbox)], "label": o.label, "score": o.score,
-                 "known": o.known, "known_score": o.known_score, "nearest": o.nearest.label,
+                 "known": o.known, "known_score": json_score(o.known_score), "nearest": o.nearest.label,
                  "nearest_score": o.nearest.score, "track_id": None if o.track_id == NO_TRACK else o.track_id,
                  "detector_class": o.detection.label} for o in msg.objects]}
 
