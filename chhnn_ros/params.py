@@ -139,9 +139,10 @@ NODE_PARAMS: dict[str, tuple[Param, ...]] = {
               "frames keep arriving; then it fails and learns nothing.", bounds=(0.1, 3600.0), live=True),
         Param("teach_interval", 0.2, "Minimum seconds between two samples of a teach, so its samples come from "
               "different moments (views) instead of consecutive frames.", bounds=(0.0, 60.0), live=True),
-        Param("teach_min_similarity", 0.5, "A sample whose features have a lower cosine similarity to the mean of "
-              "the samples collected so far is another object (a swapped track, or a different object under the "
-              "box): the teach fails and learns nothing.", bounds=(-1.0, 1.0), live=True),
+        Param("teach_min_similarity", 0.5, "Without track ids, a sample whose features have a lower cosine "
+              "similarity to the mean of the samples collected so far is a different object under the box: the "
+              "teach fails and learns nothing (with track ids the detector's tracker associates).",
+              bounds=(-1.0, 1.0), live=True),
         Param("min_confidence", 0.0, "Objects the learner knows but whose class probability is lower are "
               "labelled unknown_label too (an extra filter on top of the learner's own open-set decision).",
               bounds=(0.0, 1.0), live=True),

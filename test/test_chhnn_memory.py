@@ -186,3 +186,17 @@ def test_class_log_density_matches_scipy_and_scores_only_the_asked_classes():
     np.testing.assert_allclose(mem.loglik(X, [2, 0]), ll[:, [2, 0]])
     held = mem.held_out_loglik(X[:4])
     assert held.shape == (4,) and np.isfinite(held).all()
+
+
+def test_held_out_scores_leave_out_a_block_of_consecutive_views():
+    from chhnn_ros.learning.class_memory import held_out_blocks
+
+    assert [list(b) for b in held_out_blocks(10)] == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
+    assert [list(b) for b in held_out_blocks(3)] == [[0], [1], [2]]
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 12))
+    mem = GaussianMemory(12, 32768)
+    ref = GaussianMemory(12, 32768)
+    ref.add_class()
+    ref.add(0, X[2:])  # the first block is rows 0-1: their model never saw them or each other
+    np.testing.assert_allclose(mem.held_out_loglik(X)[:2], ref.loglik(X[:2])[:, 0], rtol=1e-9)

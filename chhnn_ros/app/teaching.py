@@ -220,10 +220,11 @@ class TeachSession:
                                  f"{self.policy.lost_timeout:g} s)")
             return False
         v = _unit(vectors[i])
-        sim = self._similarity(v)
-        if sim < self.policy.min_similarity:
-            how = f"track {self.target_track}" if self.target_track is not None else "the box"
-            raise TargetLost(f"the object under {how} changed after {self.progress()} (appearance similarity "
+        # A track id is the detector's own association; appearance guards only the box overlap, which
+        # cannot tell an object from another one put in its place.  (A turning object's views differ
+        # as much as two objects' views do, so appearance cannot second-guess a tracker.)
+        if self.target_track is None and (sim := self._similarity(v)) < self.policy.min_similarity:
+            raise TargetLost(f"the object under the box changed after {self.progress()} (appearance similarity "
                              f"{sim:.2f} < teach_min_similarity {self.policy.min_similarity:g})")
         self.last_seen, self.last_box = now, dets[i].box
         if self.last_sample is not None and now - self.last_sample < self.policy.interval:

@@ -31,16 +31,26 @@ TEACH_TIMEOUT = 120.0
 TEACH_MOVE_S = 1.0
 
 
-def score_frame(truth: list, objects: list[dict], learned: set) -> dict[str, list[int]]:
-    """Per learned class: 1/0 per truth instance (right label on the best-IoU object, IoU >= 0.5)."""
-    hits: dict[str, list[int]] = {}
+OUTCOMES = ("right", "wrong", "unknown", "missed")
+
+
+def score_frame(truth: list, objects: list[dict], learned: set) -> dict[str, list[str]]:
+    """Per learned class, one outcome per truth instance: ``right`` (its label on the best-IoU object,
+    IoU >= 0.5), ``wrong`` (another class), ``unknown`` (rejected as never taught) or ``missed``
+    (no object over it)."""
+    outcomes: dict[str, list[str]] = {}
     for t in truth:
         if t.class_name not in learned:
             continue
         best = max(objects, key=lambda o: iou(t.box, o["box"]), default=None)
-        ok = best is not None and iou(t.box, best["box"]) >= 0.5 and best["label"] == t.class_name
-        hits.setdefault(t.class_name, []).append(int(ok))
-    return hits
+        if best is None or iou(t.box, best["box"]) < 0.5:
+            out = "missed"
+        elif best["label"] == t.class_name:
+            out = "right"
+        else:
+            out = "wrong" if best.get("known", True) else "unknown"
+        outcomes.setdefault(t.class_name, []).append(out)
+    return outcomes
 
 
 class Demo:
@@ -66,8 +76,8 @@ class Demo:
             raise TimeoutError("no ground truth from the camera: is it a sim with publish_truth?")
         return got[-1]
 
-    def evaluate(self, learned: set, views: int) -> tuple[dict[str, list[int]], list[float]]:
-        hits: dict[str, list[int]] = {}
+    def evaluate(self, learned: set, views: int) -> tuple[dict[str, list[str]], list[float]]:
+        hits: dict[str, list[str]] = {}
         latencies: list[float] = []
         probe = self.g.probe
         for _ in range(views):
@@ -130,10 +140,12 @@ def run_demo(graph: Graph, json_path: str, views: int = 10, max_classes: int = 0
         learned.add(label)
         hits, lat = demo.evaluate(learned, views)
         all_lat += lat
-        per_class = {k: sum(v) / len(v) for k, v in sorted(hits.items())}
+        per_class = {k: v.count("right") / len(v) for k, v in sorted(hits.items())}
         acc = statistics.fmean(per_class.values()) if per_class else 0.0
+        every = [o for v in hits.values() for o in v]
         steps.append({"step": i + 1, "taught": label, "classes": sorted(learned), "acc": acc,
-                      "per_class": per_class, "n": sum(len(v) for v in hits.values())})
+                      "per_class": per_class, "n": len(every),
+                      "outcomes": {o: every.count(o) for o in OUTCOMES}})
         print(f"{i + 1:>4} {label:<16} {len(learned):>7} {acc:>8.3f}  "
               + " ".join(f"{k}={v:.2f}" for k, v in per_class.items()), flush=True)
     result = {
@@ -146,5 +158,7 @@ def run_demo(graph: Graph, json_path: str, views: int = 10, max_classes: int = 0
     }
     Path(json_path).parent.mkdir(parents=True, exist_ok=True)
     Path(json_path).write_text(json.dumps(result, indent=2))
-    print(f"final accuracy {result['final_acc']:.3f} over {len(learned)} classes; wrote {json_path}", flush=True)
+    misses = ", ".join(f"{k} {v}" for k, v in steps[-1]["outcomes"].items() if k != "right") if steps else ""
+    print(f"final accuracy {result['final_acc']:.3f} over {len(learned)} classes ({misses}); wrote {json_path}",
+          flush=True)
     return 0 if steps else 1

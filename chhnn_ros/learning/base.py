@@ -15,8 +15,9 @@ calibration scores of the taught samples.  For a class the learner already
 knew they are scored *before* the update (test-then-train: exactly how a new
 sample of a known class scores); for a new class the ``_calibration_scores``
 hook estimates what a held-out sample would score (the in-sample score by
-default; the statistical learners compute the exact leave-one-out score of
-every taught sample after the update instead).  Each class keeps its most
+default; the statistical learners compute held-out scores of every taught
+sample after the update instead: leave-one-out for NCM and SLDA, held-out
+blocks of the teach for CH-HNN).  Each class keeps its most
 recent :data:`CALIBRATION_SIZE` scores (``forget`` drops them with the
 class); the threshold is the :data:`KNOWN_QUANTILE` quantile of all of them,
 so about 95 % of samples like the taught ones are accepted (nothing is

@@ -406,7 +406,7 @@ class CHHNN(Learner):
         return out
 
     def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
-        """Leave-one-out log-density of a new class's taught samples under a model of the others."""
+        """Held-out log-density of a new class's taught samples (blocks of the teach left out in turn)."""
         out = np.full(len(idx), np.nan)
         for c in np.unique(idx):
             rows = np.flatnonzero(idx == c)

@@ -101,11 +101,13 @@ class ExemplarMemory:
         return out
 
     def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
-        """(n,) the same score of each row against the other rows (leave one out)."""
+        """(n,) the same score of each row against the rows outside its block (see
+        :meth:`GaussianMemory.held_out_loglik`)."""
         if len(X) < 2:
             return np.full(len(X), np.nan)
         d = torch.cdist(torch.from_numpy(np.asarray(X, np.float32)), torch.from_numpy(np.asarray(X, np.float32))) ** 2
-        d.fill_diagonal_(float("inf"))
+        for rows in held_out_blocks(len(X)):  # as GaussianMemory.held_out_loglik: other moments only
+            d[np.ix_(rows, rows)] = float("inf")
         return -d.min(1).values.double().numpy()
 
     def nbytes_per_class(self) -> float:
@@ -121,6 +123,15 @@ class ExemplarMemory:
     def load(self, state: dict[str, Any]) -> None:
         self.store = self.store.load({"store": state["items"], "seen": state["seen"]}, len(state["items"]),
                                      "CH-HNN exemplar memory")
+
+
+#: Contiguous blocks a teach is split into for its held-out calibration scores.
+HELD_OUT_BLOCKS = 4
+
+
+def held_out_blocks(n: int, blocks: int = HELD_OUT_BLOCKS) -> list[np.ndarray]:
+    """Row indices of ``min(n, blocks)`` contiguous, nearly equal blocks of ``range(n)``."""
+    return [b for b in np.array_split(np.arange(n), min(n, blocks)) if len(b)]
 
 
 def rank_for_budget(dim: int, budget: int) -> int:
@@ -278,17 +289,23 @@ class GaussianMemory:
         return self._density_cache[c]
 
     def held_out_loglik(self, X: np.ndarray) -> np.ndarray:
-        """(n,) log-density of each row of ``X`` under a class model made from the other rows (leave
-        one out): what a new sample of a class taught with ``X`` would score."""
+        """(n,) log-density of each row of ``X`` under a class model made from the rows outside its
+        block: what a new sample of a class taught with ``X`` would score.
+
+        The rows of one teach are consecutive views, each much like its neighbours; a model of all the
+        other rows (leave one out) has seen those neighbours and scores the row as if a fresh view
+        would look the same, which a robot that walks on then rejects.  Leaving out contiguous blocks
+        of the teach (blocked cross-validation for dependent samples) scores each row against views
+        of other moments."""
         X = np.asarray(X, np.float64)
         if len(X) < 2:
             return np.full(len(X), np.nan)
         out = np.empty(len(X))
-        for j in range(len(X)):
+        for rows in held_out_blocks(len(X)):
             tmp = GaussianMemory(self.dim, self.budget, self.seed)
             tmp.add_class()
-            tmp.add(0, np.delete(X, j, axis=0))
-            out[j] = tmp.loglik(X[j : j + 1])[0, 0]
+            tmp.add(0, np.delete(X, rows, axis=0))
+            out[rows] = tmp.loglik(X[rows])[:, 0]
         return out
 
     def nbytes_per_class(self) -> float:
