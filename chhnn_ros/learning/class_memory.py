@@ -1,7 +1,7 @@
 """Per-class memories that give CH-HNN negatives of the classes not in a teach.
 
 One teach is one class, and cross-entropy over a single class has zero
-gradient (defect 4 of the published code), so each update replays samples of
+gradient, so each update replays samples of
 the other classes.  Two memories share one interface (``add_class``,
 ``remove_class``, ``add``, ``sample``, ``nbytes_per_class``, ``state``/``load``,
 ``copy``):

@@ -1,13 +1,13 @@
 """The DG-CA3 spiking network: fc → LayerNorm → ×mask → spiking neuron, per layer.
 
 Neurons, surrogate gradients and multi-step simulation come from
-spikingjelly.  Two fixes over the published code:
+spikingjelly.  Where this differs from the published code, and why:
 
 * LayerNorm instead of batch-statistics BatchNorm, so one sample can be
-  classified on its own (defect 1), and the mask is applied *after* the norm
-  so a gated unit receives zero input and stays silent (defect 7);
+  classified on its own, and the mask is applied *after* the norm so a
+  gated unit receives zero input and stays silent;
 * the output layer grows one row per new class, so untrained rows of future
-  classes never compete in the argmax (defect 6).
+  classes never compete in the argmax.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ NEURONS = ("if", "lif", "eif", "psn")
 def make_neuron(kind: str, v_threshold: float = 1.0, T: int = 10) -> nn.Module:
     """A multi-step spiking neuron with an arctan surrogate gradient.
 
-    EIF gets a surrogate too (the released code had none, so nothing below an
-    EIF layer ever trained: defect 3).  ``psn`` is the parallel spiking neuron
-    (Fang et al. 2023): no sequential state, all T membrane potentials in one
+    EIF gets a surrogate too: without one, nothing below an EIF layer trains.
+    ``psn`` is the parallel spiking neuron (Fang et al. 2023): no sequential
+    state, all T membrane potentials in one
     learnable T×T matmul, so training is parallel over time (its learnable
     threshold starts at 1, so ``v_threshold`` does not apply).
     """
