@@ -48,7 +48,7 @@ def score_frame(truth: list, objects: list[dict], learned: set) -> dict[str, lis
         elif best["label"] == t.class_name:
             out = "right"
         else:
-            out = "wrong" if best.get("known", True) else "unknown"
+            out = "wrong" if best["known"] else "unknown"
         outcomes.setdefault(t.class_name, []).append(out)
     return outcomes
 
@@ -77,7 +77,7 @@ class Demo:
         return got[-1]
 
     def evaluate(self, learned: set, views: int) -> tuple[dict[str, list[str]], list[float]]:
-        hits: dict[str, list[str]] = {}
+        outcomes: dict[str, list[str]] = {}
         latencies: list[float] = []
         probe = self.g.probe
         for _ in range(views):
@@ -93,11 +93,11 @@ class Demo:
                 raise TimeoutError("no objects for a fresh scene within 30 s")
             objects, truth = pairs[0]
             for k, v in score_frame(truth["detections"], objects["objects"], learned).items():
-                hits.setdefault(k, []).extend(v)
+                outcomes.setdefault(k, []).extend(v)
             with probe.lock:
                 arrivals = [(rt, m) for rt, m in probe.received["objects"] if rt >= t]
             latencies += [rt - time.monotonic() + time.time() - messages.frame_sec(m) for rt, m in arrivals]
-        return hits, latencies
+        return outcomes, latencies
 
     def teach(self, label: str) -> dict:
         for _ in range(10):  # find a scene where the object is visible
@@ -138,11 +138,11 @@ def run_demo(graph: Graph, json_path: str, views: int = 10, max_classes: int = 0
             print(f"teaching {label!r} failed: {status['message']}", flush=True)
             continue
         learned.add(label)
-        hits, lat = demo.evaluate(learned, views)
+        outcomes, lat = demo.evaluate(learned, views)
         all_lat += lat
-        per_class = {k: v.count("right") / len(v) for k, v in sorted(hits.items())}
+        per_class = {k: v.count("right") / len(v) for k, v in sorted(outcomes.items())}
         acc = statistics.fmean(per_class.values()) if per_class else 0.0
-        every = [o for v in hits.values() for o in v]
+        every = [o for v in outcomes.values() for o in v]
         steps.append({"step": i + 1, "taught": label, "classes": sorted(learned), "acc": acc,
                       "per_class": per_class, "n": len(every),
                       "outcomes": {o: every.count(o) for o in OUTCOMES}})

@@ -32,6 +32,7 @@ part of ``state_dict()``.
 
 from __future__ import annotations
 
+import copy
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
@@ -259,8 +260,6 @@ class Learner(ABC):
         The default goes through the state dict; learners with large frozen parts
         (CH-HNN's prior) override it to share them and copy only what learning changes.
         """
-        import copy
-
         cls = type(self)
         fixed = getattr(cls, "fixed_params", {})  # set by the class itself, recorded in the config
         new = cls(**{k: v for k, v in self.config.items() if k not in fixed})
