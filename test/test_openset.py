@@ -19,7 +19,7 @@ from test_learner_conformance import DIM, NAMES, batch, kw, probe, taught
 from chhnn_ros.app import memory_file
 from chhnn_ros.bench import cli
 from chhnn_ros.bench.openset import METRICS, open_metrics
-from chhnn_ros.learning.base import CALIBRATION_SIZE, KNOWN_QUANTILE, conformal_quantile
+from chhnn_ros.learning.base import CALIBRATION_SIZE, KNOWN_QUANTILE, MAX_MISS_RATE, conformal_quantile
 from chhnn_ros.learning.registry import learner_from_state, make_learner
 
 torch.set_num_threads(1)
@@ -48,7 +48,8 @@ def test_scores_shapes_and_consistency(name: str, digits) -> None:
     # Calibration: one score list per class, bounded, and the threshold is their pooled quantile.
     assert len(learner.calibration_) == 3 and all(0 < len(s) <= CALIBRATION_SIZE for s in learner.calibration_)
     pooled = np.concatenate(learner.calibration_)
-    assert learner.threshold() == pytest.approx(conformal_quantile(pooled, KNOWN_QUANTILE), rel=1e-5, abs=1e-5)
+    want = conformal_quantile(pooled, KNOWN_QUANTILE, MAX_MISS_RATE)
+    assert learner.threshold() == pytest.approx(want, rel=1e-5, abs=1e-5)
     # Most held-out samples of the taught classes pass their own learner's threshold.
     held_out = np.concatenate([batch(digits, c, n=30, offset=60) for c in (0, 1, 2)])
     assert np.mean(learner.score_known(held_out, **kw(learner)) >= 0) >= 0.6
@@ -57,13 +58,17 @@ def test_scores_shapes_and_consistency(name: str, digits) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_one_taught_class_rejects_other_digits(name: str, digits) -> None:
     X, y = digits
-    zeros = np.random.default_rng(0).permutation(np.flatnonzero(y == 0))  # the data set is ordered by writer
-    learner = make_learner(name, dim=DIM, seed=0)
-    learner.partial_fit(X[zeros[:40]], [0] * 40, **kw(learner))
-    own = learner.predict_open(X[zeros[40:]], **kw(learner))
-    other = learner.predict_open(X[np.isin(y, [1, 4, 7])], **kw(learner))
-    assert np.mean(own == 0) >= 0.85, own  # calibrated to accept ~95 % of samples like the taught ones
-    assert np.mean(other == None) >= 0.9, other  # noqa: E711 - elementwise comparison with None
+    own, other = [], []
+    # Three draws of the taught zeros (the data set is ordered by writer): with 40 calibration scores the
+    # threshold is their smallest, so one draw measures one outlier as much as the learner.
+    for draw in range(3):
+        zeros = np.random.default_rng(draw).permutation(np.flatnonzero(y == 0))
+        learner = make_learner(name, dim=DIM, seed=0)
+        learner.partial_fit(X[zeros[:40]], [0] * 40, **kw(learner))
+        own.append(np.mean(learner.predict_open(X[zeros[40:]], **kw(learner)) == 0))
+        other.append(np.mean(learner.predict_open(X[np.isin(y, [1, 4, 7])], **kw(learner)) == None))  # noqa: E711
+    assert np.mean(own) >= 0.9, own  # calibrated to accept ~98 % of samples like the taught ones
+    assert np.mean(other) >= 0.9, other
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -103,7 +108,7 @@ def test_forget_updates_calibration(name: str, digits) -> None:
     learner.forget(1)
     assert len(learner.calibration_) == 2
     assert all(np.array_equal(a, b) for a, b in zip(learner.calibration_, kept))
-    assert learner.threshold() == pytest.approx(conformal_quantile(np.concatenate(kept), KNOWN_QUANTILE),
+    assert learner.threshold() == pytest.approx(conformal_quantile(np.concatenate(kept), KNOWN_QUANTILE, MAX_MISS_RATE),
                                                rel=1e-5, abs=1e-5)
     assert set(learner.predict_open(batch(digits, 1, n=30, offset=60), **kw(learner))) <= {0, 2, None}
     # Teaching it again calibrates it again.
@@ -232,9 +237,13 @@ def test_sim_unknowns_are_objects_no_prior_or_stream_uses() -> None:
 
 
 def test_conformal_threshold_needs_enough_scores_and_accepts_a_repeated_view() -> None:
-    assert conformal_quantile(np.arange(18.0), KNOWN_QUANTILE) == -np.inf  # 18 scores cannot reject at 5 %
-    assert conformal_quantile(np.arange(19.0), KNOWN_QUANTILE) == 0.0
-    assert conformal_quantile(np.arange(40.0), KNOWN_QUANTILE) == 1.0  # k = ⌊0.05 · 41⌋ = 2
+    assert conformal_quantile(np.arange(40.0), 0.05) == 1.0  # k = ⌊0.05 · 41⌋ = 2
+    assert conformal_quantile(np.arange(18.0), 0.05) == -np.inf  # 18 scores cannot reject at 5 %
+    assert KNOWN_QUANTILE == 0.02 and MAX_MISS_RATE == 0.05
+    assert conformal_quantile(np.arange(18.0), KNOWN_QUANTILE, MAX_MISS_RATE) == -np.inf
+    assert conformal_quantile(np.arange(19.0), KNOWN_QUANTILE, MAX_MISS_RATE) == 0.0  # the smallest: 1/20 rejected
+    assert conformal_quantile(np.arange(48.0), KNOWN_QUANTILE, MAX_MISS_RATE) == 0.0
+    assert conformal_quantile(np.arange(99.0), KNOWN_QUANTILE, MAX_MISS_RATE) == 1.0  # k = ⌊0.02 · 100⌋ = 2
     rng = np.random.default_rng(0)
     for name in ("ncm", "slda", "chhnn"):
         learner = make_learner(name, dim=64, seed=0)
@@ -243,3 +252,16 @@ def test_conformal_threshold_needs_enough_scores_and_accepts_a_repeated_view() -
         assert learner.threshold() == -np.inf, name  # five samples: nothing rejected yet
         learner.partial_fit(np.repeat(view, 20, 0), ["duck"] * 20)
         assert np.isfinite(learner.threshold()) and learner.predict_open(view)[0] == "duck", name
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_conformal_threshold_rejects_at_most_its_rate(scores: list[float]) -> None:
+    a = np.asarray(scores)
+    t = conformal_quantile(a, KNOWN_QUANTILE, MAX_MISS_RATE)
+    if len(a) < 19:
+        assert t == -np.inf
+    else:
+        assert t in a
+        # Below the threshold: at most max(q, 1/(n+1)) of the scores (ties sit at the threshold).
+        assert np.mean(a < t) <= max(KNOWN_QUANTILE, 1 / (len(a) + 1)) + 1e-12

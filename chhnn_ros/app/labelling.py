@@ -11,8 +11,7 @@ labelled unknown too.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from chhnn_ros.app.knowledge import Prediction
 from chhnn_ros.perception.types import Detection
@@ -29,12 +28,6 @@ class LabelledObject:
     track_id: int | None
     detector_class: str
     detector_score: float = 1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["box"] = [round(float(v), 2) for v in self.box]
-        d["score"], d["known_score"] = round(self.score, 4), json_score(self.known_score)
-        return d
 
 
 def json_score(value: float, digits: int = 4) -> float | None:

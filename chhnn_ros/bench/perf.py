@@ -27,6 +27,9 @@ import numpy as np
 from chhnn_ros.bench.report import machine_info, write_results
 
 # key → (goal text, test of the value)
+#: The cheaper CH-HNN teach the perf run measures beside the default (a new class stops training as soon
+#: as a batch is learned, after 5 steps instead of 20).
+FEWER_STEPS: dict[str, Any] = {"new_min_steps": 5}
 GOALS: dict[str, tuple[str, Any]] = {
     "overhead_ratio": ("<= 1.15", lambda v: v <= 1.15),
     "overload_latency_ratio": ("<= 2", lambda v: v <= 2.0),
@@ -73,10 +76,12 @@ def model_suite(quick: bool, log=print) -> tuple[dict[str, Any], Any]:
                                    node_enc if quick else {**node_enc, "eager": encoders["eager"]}, repeat)
     teach["torch_threads"] = torch.get_num_threads()
     teach["onnx_threads_node"] = defaults("encoder")["onnx_threads"]
-    # The lever for teach cost is the number of training steps per teach: measure a cheaper setting too.
-    fast, fast_learner = pe.teach_cost(feats, crops, labels, split, {"node": node_enc["node"]}, repeat, steps=5)
-    teach["steps5"] = {"teach_ms": fast["teach_ms"], "ratio_node": fast["ratio_node"],
-                       "acc": pm.accuracy(fast_learner, feats[~split], labels[~split])}
+    # The lever for teach cost is the number of training steps a new class gets (its teach is at least
+    # new_min_steps long): measure a cheaper setting too, with the accuracy it buys.
+    fast, fast_learner = pe.teach_cost(feats, crops, labels, split, {"node": node_enc["node"]}, repeat,
+                                       **FEWER_STEPS)
+    teach["fewer_steps"] = {"params": FEWER_STEPS, "teach_ms": fast["teach_ms"], "ratio_node": fast["ratio_node"],
+                            "acc": pm.accuracy(fast_learner, feats[~split], labels[~split])}
     X_tr, X_te, y_te = feats[split], feats[~split], labels[~split]
     log("perf: spiking network")
     speed = pm.snn_speed(feats.shape[1], learner.net.hidden, learner.net.n_out, learner.net.T, 64, 10 if quick else 30)
@@ -169,8 +174,9 @@ def markdown(res: dict[str, Any]) -> str:
                    f"(ONNX, {t['onnx_threads_node']} thread(s)) {t['ratio_node']:.2f}, vs all-core ONNX "
                    f"{t['ratio_onnx']:.2f}"
                    + (f", vs eager encode {t['ratio_eager']:.2f}" if "ratio_eager" in t else "")
-                   + f"; with steps=5: {t['steps5']['teach_ms']:.0f} ms, ratio {t['steps5']['ratio_node']:.2f}, "
-                   f"acc {t['steps5']['acc']:.3f} (steps=20: {m['snn_accuracy'][0]['lif_multistep']:.3f})")
+                   + f"; with {t['fewer_steps']['params']}: {t['fewer_steps']['teach_ms']:.0f} ms, ratio "
+                   f"{t['fewer_steps']['ratio_node']:.2f}, acc {t['fewer_steps']['acc']:.3f} (default: "
+                   f"{m['snn_accuracy'][0]['lif_multistep']:.3f})")
         out.append(f"- SNN train step (fwd+bwd, batch {sp['batch']}, T={sp['T']}): step-by-step "
                    f"{sp['stepwise_ms']:.1f} ms, multi-step {sp['multistep_ms']:.1f} ms "
                    f"({sp['speedup_multistep']:.2f}x, max logit diff "
