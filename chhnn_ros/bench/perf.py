@@ -26,10 +26,10 @@ import numpy as np
 
 from chhnn_ros.bench.report import machine_info, write_results
 
-# key → (goal text, test of the value)
 #: The cheaper CH-HNN teach the perf run measures beside the default (a new class stops training as soon
-#: as a batch is learned, after 5 steps instead of 20).
+#: as a batch is learned, after at least 5 steps instead of 20).
 FEWER_STEPS: dict[str, Any] = {"new_min_steps": 5}
+# key → (goal text, test of the value)
 GOALS: dict[str, tuple[str, Any]] = {
     "overhead_ratio": ("<= 1.15", lambda v: v <= 1.15),
     "overload_latency_ratio": ("<= 2", lambda v: v <= 2.0),

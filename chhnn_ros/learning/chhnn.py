@@ -20,7 +20,8 @@ Metaplasticity (``meta`` > 0: damping of every update that would shrink a
 consolidated weight, on the layers ``meta_layers``) is implemented but off by
 default: with the statistics replay it measured no gain on any stream
 (``chhnn-bench ablation``, docs/results/ablation), and the default is the best
-measured configuration.  The masks add about 0.5 point on average (2 with one teach of a class on split-MNIST).
+measured configuration.  The masks add about 0.5 point on average (2 with one
+teach of a class on split-MNIST).
 """
 
 from __future__ import annotations
