@@ -37,7 +37,7 @@ def test_cl_quick_run_writes_report(learners, tmp_path, capsys):
     assert "task ids" in rep["skipped"]["test-task"]
     assert set(rep["methods"]) == {"test-mean", "test-recency", *cheap}
     keys = {"final_acc", "final_acc_std", "avg_inc_acc", "forgetting", "bwt", "max_min_gap", "update_ms",
-            "bytes_per_class", "n_params", "acc_matrix", "seeds"}
+            "consolidate_ms", "bytes_per_class", "n_params", "acc_matrix", "seeds"}
     for m in rep["methods"].values():
         assert keys <= set(m)
         assert len(m["seeds"]) == 2 and m["seeds"][1]["seed"] == 1
@@ -52,7 +52,8 @@ def test_cl_quick_run_writes_report(learners, tmp_path, capsys):
     out = capsys.readouterr().out
     table = [line for line in out.splitlines() if line.startswith("| test-")]
     assert table[0].startswith("| test-mean |") and table[1].startswith("| test-recency |")  # sorted by final acc
-    assert "| method | final acc | avg inc acc | forgetting | BWT | max−min | update ms | bytes/class | params |" in out
+    assert ("| method | final acc | avg inc acc | forgetting | BWT | max−min | update ms | consolidate ms "
+            "| bytes/class | params |") in out
     assert (tmp_path / "split-mnist-class-il.md").read_text().startswith("| method |")
 
 

@@ -102,9 +102,9 @@ def test_ablation_runs_through_the_cl_protocol(tmp_path):
     assert full["params"]["memory"] == "stats" and full["params"]["prior"] == "auto"
     assert res["variants"]["no-meta@compact"]["params"]["meta"] == 0.0
     entry = full["streams"]["split-mnist-1teach"]
-    assert set(entry) == {"final_acc", "forgetting", "bytes_per_class", "update_ms"}
+    assert set(entry) == {"final_acc", "forgetting", "bytes_per_class", "update_ms", "consolidate_ms"}
     assert set(entry["final_acc"]) == {"mean", "std"} and 0 <= entry["final_acc"]["mean"] <= 100
-    assert entry["bytes_per_class"] > 0 and entry["update_ms"] > 0
+    assert entry["bytes_per_class"] > 0 and entry["update_ms"] > 0 and entry["consolidate_ms"] > 0
     stream = res["streams"]["split-mnist-1teach"]
     assert stream["protocol"]["train_per_class"] == 20 and stream["protocol"]["classes_per_step"] == 1
     assert stream["protocol"]["seeds"] == [0, 1]

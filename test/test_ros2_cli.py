@@ -101,7 +101,8 @@ def test_launch_teach_services_and_parameters(env, tmp_path):
         assert "ncm" in out.stdout, out.stdout + out.stderr
         # teach with ros2 topic pub, as the README shows
         t0 = time.monotonic()
-        out = ros2(env, "topic", "pub", "--once", "/chhnn/teach", "std_msgs/msg/String", "{data: duck}")
+        out = ros2(env, "topic", "pub", "--once", "--keep-alive", "1", "/chhnn/teach", "std_msgs/msg/String",
+                   "{data: duck}")
         assert out.returncode == 0, out.stderr
         done = probe.probe.wait_for(lambda: [s for s in probe.probe.messages_of("teach_status", t0)
                                              if s["state"] in ("learned", "error")], 90.0)

@@ -125,3 +125,43 @@ def test_reset_during_a_teach_is_never_undone(tmp_path):
     assert len(errors) == 1 and "reset" in str(errors[0])
     assert k.classes() == [] and not path.exists()  # the copy with "old" was never swapped in or saved
     assert Knowledge("test-gated-ncm", "", 0, str(path), False).classes() == []
+
+
+SMALL_CHHNN = '{"hidden": [32, 32], "T": 4, "new_steps": 5, "new_min_steps": 2, "consolidate_steps": 3}'
+
+
+def test_consolidation_swaps_a_copy_keeps_the_version_and_saves(tmp_path):
+    path = tmp_path / "m.pt"
+    k = Knowledge("chhnn", SMALL_CHHNN, 0, str(path), False, feature_dim=6)
+    k.teach("a", X(1.0, 20), "enc")
+    assert k.consolidate() == 0  # one class: nothing to balance
+    k.teach("b", X(-1.0, 20), "enc")
+    before, version = k.learner, k.database_version
+    assert k.consolidate() == 3
+    assert k.learner is not before and before.n_consolidations == 0  # copy, fit, swap
+    assert k.database_version == version and k.classes() == ["a", "b"]  # the classes did not change
+    again = Knowledge("chhnn", SMALL_CHHNN, 0, str(path), False)
+    assert again.learner.n_consolidations == 1 and again.database_version == version  # saved
+    ncm = Knowledge("ncm", "", 0, "", False)
+    ncm.teach("a", X(1.0), "enc")
+    ncm.teach("b", X(-1.0), "enc")
+    learner = ncm.learner
+    assert ncm.consolidate() == 0 and ncm.learner is learner  # exact updates: nothing to do
+
+
+def test_the_learning_thread_consolidates_after_a_teach_when_idle(tmp_path):
+    from chhnn_ros.app.learning_loop import LearningLoop, TeachJob
+
+    k = Knowledge("chhnn", SMALL_CHHNN, 0, str(tmp_path / "m.pt"), False, feature_dim=6)
+    statuses, logs = [], []
+    done = threading.Event()
+    loop = LearningLoop(k, statuses.append, lambda: None,
+                        lambda m: (logs.append(m), "consolidated" in m and done.set()))
+    try:
+        loop.put(TeachJob("a", X(1.0, 20), 20, "enc"))
+        loop.put(TeachJob("b", X(-1.0, 20), 20, "enc"))
+        assert done.wait(60.0), logs
+    finally:
+        loop.stop()
+    assert [s.state for s in statuses] == ["learned", "learned"]
+    assert k.learner.n_consolidations >= 1 and k.database_version == 2 and loop.last_consolidate_ms > 0

@@ -154,14 +154,14 @@ class Knowledge:
         counts = self.extra.get("teaches", {})
         return {c: int(counts.get(c, 0)) for c in self.classes()}
 
-    def _swap(self, learner: Learner, base: int, extra: dict[str, Any]) -> int:
+    def _swap(self, learner: Learner, base: int, extra: dict[str, Any], new_version: bool = True) -> int:
         with self.lock:
             if self.database_version != base:
                 raise StaleUpdate(f"the class database changed (version {base} -> {self.database_version}, a "
                                   "reset) while learning; this update was dropped")
             before = self.learner, self.database_version, self.extra
             self.learner, self.extra = learner, extra
-            self.database_version += 1
+            self.database_version += int(new_version)
             version = self.database_version
         try:
             self.save()
@@ -196,6 +196,21 @@ class Knowledge:
         new.forget(label)
         teaches = {c: n for c, n in self.extra.get("teaches", {}).items() if c != label}
         return self._swap(new, base, {**self.extra, "teaches": teaches})
+
+    def consolidate(self) -> int:
+        """The learner's rehearsal without new data (:meth:`Learner.consolidate`) on a copy, swapped in
+        and saved like a teach; the classes and the database version stay as they are.  Returns the
+        updates run (0: nothing to consolidate, nothing swapped).  Raises :class:`StaleUpdate` if a
+        reset landed meanwhile (the consolidation is dropped)."""
+        with self.lock:
+            current, base, extra = self.learner, self.database_version, self.extra
+        if current is None or not current.consolidation_steps():
+            return 0
+        new = current.clone()
+        steps = new.consolidate()
+        if steps:
+            self._swap(new, base, extra, new_version=False)
+        return steps
 
     def reset(self) -> int:
         """Forget every class and delete the memory file; an update fitted meanwhile is dropped."""

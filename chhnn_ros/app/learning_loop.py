@@ -3,7 +3,11 @@
 Perception only predicts; every change of what the robot knows is a job on
 this queue, run by one thread through :class:`~chhnn_ros.app.knowledge.Knowledge`
 (copy, fit, compare-and-swap, atomic save), so frames keep flowing while a
-class is learned.  Each job ends with exactly one final status.
+class is learned.  Each job ends with exactly one final status.  When a teach
+has ended and no job waits, the same thread lets the learner consolidate
+(rehearse what it knows, :meth:`Knowledge.consolidate`): the teach's status is
+already out, so nobody waits for it, and a command that arrives meanwhile
+waits at most one consolidation.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chhnn_ros.app.knowledge import Knowledge
+from chhnn_ros.app.knowledge import Knowledge, StaleUpdate
 from chhnn_ros.app.teaching import TeachStatus
 
 
@@ -45,6 +49,7 @@ class LearningLoop:
         self.knowledge, self.on_status, self.on_change, self.log = knowledge, on_status, on_change, log
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.last_ms = 0.0  # duration of the last job (diagnostics)
+        self.last_consolidate_ms = 0.0
         self._thread = threading.Thread(target=self._run, name="learning", daemon=True)
         self._thread.start()
 
@@ -56,7 +61,28 @@ class LearningLoop:
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:
-            self.on_status(self.run(job))
+            status = self.run(job)
+            self.on_status(status)
+            if status.state == "learned" and self.jobs.empty():
+                self.consolidate()
+
+    def consolidate(self) -> int:
+        """Let the learner consolidate now (in the caller's thread); returns the updates run.  A failure
+        is logged and changes nothing."""
+        t0 = time.monotonic()
+        try:
+            steps = self.knowledge.consolidate()
+        except StaleUpdate as exc:
+            self.log(f"consolidation dropped: {exc}")
+            return 0
+        except Exception as exc:  # noqa: BLE001 - the learning thread must survive it; the learner is unchanged
+            self.log(f"consolidation failed, nothing changed: {exc}")
+            return 0
+        self.last_consolidate_ms = 1e3 * (time.monotonic() - t0)
+        if steps:
+            self.log(f"consolidated: {steps} replay steps over the known classes in "
+                     f"{self.last_consolidate_ms / 1e3:.2f} s")
+        return steps
 
     def run(self, job: Job) -> TeachStatus:
         """Apply one job now (in the caller's thread) and return its final status."""

@@ -9,7 +9,7 @@ Streams: split-MNIST, split-Fashion and sim-objects with many teaches per class
 
     DIR/ablation.json   {"variants": {label: {"method", "learner", "params", "streams":
                            {stream: {"final_acc": {"mean", "std"}, "forgetting": {...},
-                                     "bytes_per_class", "update_ms"}}, "mean_final_acc"}},
+                                     "bytes_per_class", "update_ms", "consolidate_ms"}}, "mean_final_acc"}},
                          "checks": {...}, "streams": {...}, ...}
     DIR/ablation.md     the tables
     DIR/ablation.png    final accuracy per variant and stream
@@ -79,7 +79,8 @@ def summarise(rep: dict[str, Any]) -> dict[str, Any]:
     """Per-stream entry of one method from its ``cl`` report entry."""
     return {"final_acc": {"mean": rep["final_acc"], "std": rep["final_acc_std"]},
             "forgetting": {"mean": rep["forgetting"], "std": rep["forgetting_std"]},
-            "bytes_per_class": rep["bytes_per_class"], "update_ms": rep["update_ms"]}
+            "bytes_per_class": rep["bytes_per_class"], "update_ms": rep["update_ms"],
+            "consolidate_ms": rep["consolidate_ms"]}
 
 
 def _mean(values: Sequence[Any]) -> float | None:
@@ -132,14 +133,15 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["### Memory and teach cost", "", "| variant | " + " | ".join(f"{s} bytes/class" for s in streams[:3])
-              + " | update ms (mean over streams) |", "|---|" + "---:|" * (min(3, len(streams)) + 1)]
+              + " | update ms (mean over streams) | consolidate ms |", "|---|" + "---:|" * (min(3, len(streams)) + 2)]
     for label, v in result["variants"].items():
         cells = []
         for s in streams[:3]:
             b = v["streams"].get(s, {}).get("bytes_per_class")
             cells.append("–" if b is None else f"{b:,.0f}")
-        ms = _mean([v["streams"].get(s, {}).get("update_ms") for s in streams])
-        cells.append("–" if ms is None else f"{ms:.1f}")
+        for key in ("update_ms", "consolidate_ms"):
+            ms = _mean([v["streams"].get(s, {}).get(key) for s in streams])
+            cells.append("–" if ms is None else f"{ms:.1f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", "### Mechanism checks (full minus ablation, final accuracy points)", "",
               "| comparison | mean over streams | worst stream |", "|---|---:|---:|"]

@@ -16,6 +16,8 @@ not evaluated (future classes in class-/task-IL) are NaN and ignored.
 * ``max_min_gap`` – ``max_j A[last][j] - min_j A[last][j]``: how unevenly the
   final model serves the steps (a recency-biased learner has a large gap).
 * ``update_ms``   – mean wall time of one ``partial_fit`` call (ms).
+* ``consolidate_ms`` – mean wall time of the ``consolidate()`` after a teach (ms; 0 for learners
+  with nothing to consolidate).
 * ``bytes_per_class`` / ``n_params`` – reported by the learner.
 
 Forgetting and BWT are undefined (NaN) for a single-step stream.  Over seeds
@@ -32,7 +34,8 @@ from typing import Any
 import numpy as np
 
 #: Metrics computed per seed from the accuracy matrix and run statistics.
-METRICS = ("final_acc", "avg_inc_acc", "forgetting", "bwt", "max_min_gap", "update_ms", "bytes_per_class", "n_params")
+METRICS = ("final_acc", "avg_inc_acc", "forgetting", "bwt", "max_min_gap", "update_ms", "consolidate_ms",
+           "bytes_per_class", "n_params")
 
 
 def _matrix(A: Any) -> np.ndarray:
@@ -87,7 +90,8 @@ def update_ms(times_ms: Sequence[float]) -> float:
     return _nanmean(times_ms)
 
 
-def seed_metrics(A: Any, times_ms: Sequence[float], bytes_per_class: float, n_params: int) -> dict[str, float]:
+def seed_metrics(A: Any, times_ms: Sequence[float], bytes_per_class: float, n_params: int,
+                 consolidate_ms: Sequence[float] = ()) -> dict[str, float]:
     """All metrics of one run (one method, one seed)."""
     return {
         "final_acc": final_acc(A),
@@ -96,6 +100,7 @@ def seed_metrics(A: Any, times_ms: Sequence[float], bytes_per_class: float, n_pa
         "bwt": bwt(A),
         "max_min_gap": max_min_gap(A),
         "update_ms": update_ms(times_ms),
+        "consolidate_ms": _nanmean(consolidate_ms) if len(consolidate_ms) else 0.0,
         "bytes_per_class": float(bytes_per_class),
         "n_params": int(n_params),
     }

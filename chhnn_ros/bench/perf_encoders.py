@@ -123,8 +123,9 @@ def teach_split(labels: np.ndarray, views: int) -> np.ndarray:
 def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarray, split: np.ndarray,
                encoders: dict[str, Any], repeat: int, **learner_kw: Any) -> tuple[dict[str, Any], Any]:
     """Teach CH-HNN one class at a time from its taught views through the classifier's own teach path
-    (:meth:`Knowledge.teach`: copy, fit, swap, atomic save of the memory file); time each teach and the
-    encoding of the same crops.  Returns (result, trained learner).  The first teach only imprints (no
+    (:meth:`Knowledge.teach`: copy, fit, swap, atomic save of the memory file), each followed by the
+    consolidation the learning thread runs next (timed apart, off the teach path); time each teach and
+    the encoding of the same crops.  Returns (result, trained learner).  The first teach only imprints (no
     training step: one class has nothing to separate), so the ratio is the median over the others.
     All teaches are timed first, then all encodings: interleaved, the encoders' work (the eager
     PyTorch one above all) leaves the next teach slower (cold caches)."""
@@ -139,8 +140,11 @@ def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarra
             idx = np.flatnonzero(split & (labels == c))
             t0 = time.perf_counter()
             knowledge.teach(str(c), feats[idx], "efficientnet")
-            rows.append({"class": c, "views": len(idx), "teach_ms": 1e3 * (time.perf_counter() - t0),
-                         "steps": knowledge.learner.last_steps,
+            t1 = time.perf_counter()
+            steps = knowledge.learner.last_steps
+            knowledge.consolidate()
+            rows.append({"class": c, "views": len(idx), "teach_ms": 1e3 * (t1 - t0), "steps": steps,
+                         "consolidate_ms": 1e3 * (time.perf_counter() - t1),
                          "file_kb": round(Path(tmp, "memory.pt").stat().st_size / 1024, 1)})
             taught.append(idx)
     for row, idx in zip(rows, taught):
@@ -149,6 +153,7 @@ def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarra
             row[f"encode_{name}_ms"] = 1e3 * median_time(lambda enc=enc, v=views: enc.encode(v), repeat, warmup=0)
     trained = rows[1:] or rows
     res = {"per_class": rows, "teach_ms": float(np.median([r["teach_ms"] for r in trained])),
+           "consolidate_ms": float(np.median([r["consolidate_ms"] for r in trained])),
            "path": "Knowledge.teach (copy, fit, save)"}
     for name in encoders:
         res[f"ratio_{name}"] = float(np.median([r["teach_ms"] / r[f"encode_{name}_ms"] for r in trained]))

@@ -3,7 +3,9 @@
 For every step the step's training samples arrive as *teaches*: one
 ``partial_fit`` call with ``teach_size`` samples of ONE class, the classes of
 the step interleaved round robin, every sample used exactly once (single
-pass, online, no epochs).  The within-class order is shuffled with the run
+pass, online, no epochs).  After each teach the learner gets the idle time
+the classifier gives it (``consolidate()``: rehearsal without new data, timed
+apart from the teach; a no-op for learners with exact updates).  The within-class order is shuffled with the run
 seed, so seeds vary both the learner's initialisation and the data order.
 
 After each step the learner is tested on every step's test set:
@@ -47,6 +49,7 @@ class SeedRun:
     seed: int
     acc: np.ndarray  # (T, T) percent; NaN = not evaluated
     update_ms: list[float] = field(default_factory=list)
+    consolidate_ms: list[float] = field(default_factory=list)
     bytes_per_class: float = 0.0
     n_params: int = 0
     train_s: float = 0.0
@@ -123,9 +126,11 @@ def build(method: str, dim: int, seed: int, scenario: str) -> Learner:
 
 
 def teach_step(learner: Learner, stream: Stream, X_train: np.ndarray, k: int, teach_size: int,
-               rng: np.random.Generator, update_ms: list[float] | None = None) -> None:
-    """Teach step ``k`` of the stream (its single-class teaches, see :func:`teach_batches`);
-    :class:`Skip` if ``partial_fit`` fails.  Appends each teach's duration (ms) to ``update_ms``."""
+               rng: np.random.Generator, update_ms: list[float] | None = None,
+               consolidate_ms: list[float] | None = None) -> None:
+    """Teach step ``k`` of the stream (its single-class teaches, see :func:`teach_batches`), each
+    followed by the learner's ``consolidate()`` as in the classifier; :class:`Skip` if either fails.
+    Appends each teach's duration (ms) to ``update_ms`` and each consolidation's to ``consolidate_ms``."""
     idx = np.flatnonzero(stream.t_train == k)
     task = k if learner.needs_task else None
     for b in teach_batches(stream.y_train, idx, stream.steps[k], teach_size, rng):
@@ -133,11 +138,15 @@ def teach_step(learner: Learner, stream: Stream, X_train: np.ndarray, k: int, te
         start = time.perf_counter()
         try:
             learner.partial_fit(X_train[b], [label] * len(b), task=task)
+            taught = time.perf_counter()
+            learner.consolidate()
         except Exception as exc:  # noqa: BLE001 - a failing method must not end the benchmark
-            raise Skip(f"partial_fit failed at step {k}: {type(exc).__name__}: {exc}\n"
+            raise Skip(f"partial_fit or consolidate failed at step {k}: {type(exc).__name__}: {exc}\n"
                        f"{traceback.format_exc(limit=3)}") from exc
         if update_ms is not None:
-            update_ms.append(1000.0 * (time.perf_counter() - start))
+            update_ms.append(1000.0 * (taught - start))
+        if consolidate_ms is not None:
+            consolidate_ms.append(1000.0 * (time.perf_counter() - taught))
 
 
 def run_seed(method: str, seed: int, stream: Stream, X_train: np.ndarray, X_test: np.ndarray, scenario: str,
@@ -151,7 +160,7 @@ def run_seed(method: str, seed: int, stream: Stream, X_train: np.ndarray, X_test
     run = SeedRun(method=method, seed=seed, acc=np.full((T, T), np.nan))
     for k in range(T):
         t0 = time.perf_counter()
-        teach_step(learner, stream, X_train, k, teach_size, rng, run.update_ms)
+        teach_step(learner, stream, X_train, k, teach_size, rng, run.update_ms, run.consolidate_ms)
         t1 = time.perf_counter()
         try:
             run.acc[k] = evaluate(learner, stream, X_test, scenario, k)

@@ -32,6 +32,7 @@ TABLE_COLUMNS = (
     ("bwt", "BWT", 1),
     ("max_min_gap", "max−min", 1),
     ("update_ms", "update ms", 2),
+    ("consolidate_ms", "consolidate ms", 2),
     ("bytes_per_class", "bytes/class", 0),
     ("n_params", "params", 0),
 )
@@ -87,7 +88,7 @@ def machine_info() -> dict[str, Any]:
 def method_summary(seed_runs: Sequence[SeedRun]) -> dict[str, Any]:
     per_seed = []
     for r in seed_runs:
-        m = metrics.seed_metrics(r.acc, r.update_ms, r.bytes_per_class, r.n_params)
+        m = metrics.seed_metrics(r.acc, r.update_ms, r.bytes_per_class, r.n_params, r.consolidate_ms)
         per_seed.append({"seed": r.seed, **m, "n_updates": len(r.update_ms), "train_s": r.train_s,
                          "eval_s": r.eval_s, "acc_matrix": r.acc})
     out: dict[str, Any] = metrics.aggregate(per_seed)

@@ -2,8 +2,10 @@
 
 Classes are taught one at a time through :class:`~chhnn_ros.app.knowledge.Knowledge`
 (what the classifier node runs on a teach: copy the learner, fit it, swap it in,
-save the memory file atomically), with the node's default teach size.  At each
-checkpoint it records the median teach time of the last teaches, the time to
+save the memory file atomically), with the node's default teach size, each
+followed by the consolidation the classifier's learning thread runs next (timed
+apart: it is off the teach path).  At each checkpoint it records the median
+teach and consolidation times of the last teaches, the time to
 label one frame of 5 objects (``Knowledge.predict`` + the labeller, as the node
 does per frame), the memory file's size and the process's resident memory.
 
@@ -81,11 +83,15 @@ def run(classes: list[np.ndarray], learner: str, params: str, checkpoints: Seque
     labeller = Labeller(defaults("classifier")["unknown_label"])
     rng = np.random.default_rng(1)
     teach_ms: list[float] = []
+    consolidate_ms: list[float] = []
     rows = []
     for i, X in enumerate(classes, start=1):
         t0 = time.perf_counter()
         knowledge.teach(f"class{i:04d}", X, "efficientnet")
-        teach_ms.append(1e3 * (time.perf_counter() - t0))
+        t1 = time.perf_counter()
+        knowledge.consolidate()  # what the classifier's learning thread does next, off the teach path
+        teach_ms.append(1e3 * (t1 - t0))
+        consolidate_ms.append(1e3 * (time.perf_counter() - t1))
         if i in checkpoints:
             from chhnn_ros.perception.types import Detection
 
@@ -99,16 +105,20 @@ def run(classes: list[np.ndarray], learner: str, params: str, checkpoints: Seque
                 predict.append(1e3 * (time.perf_counter() - t0))
             recent = teach_ms[-min(window, len(teach_ms)):]
             row = {"classes": i, "teach_ms": statistics.median(recent), "teach_ms_max": max(recent),
+                   "consolidate_ms": statistics.median(consolidate_ms[-min(window, len(consolidate_ms)):]),
                    "predict_ms": statistics.median(predict), "file_mb": memory.stat().st_size / 2**20,
                    "rss_mb": rss_mb(), "bytes_per_class": knowledge.learner.memory_bytes_per_class()}
             rows.append(row)
-            log(f"scale: {i:>4} classes  teach {row['teach_ms']:7.1f} ms  predict {row['predict_ms']:6.2f} ms  "
+            log(f"scale: {i:>4} classes  teach {row['teach_ms']:7.1f} ms  "
+                f"consolidate {row['consolidate_ms']:7.1f} ms  predict {row['predict_ms']:6.2f} ms  "
                 f"file {row['file_mb']:7.2f} MB  rss {row['rss_mb']:7.0f} MB")
     first, last = rows[0], rows[-1]
     per_class = (last["file_mb"] - first["file_mb"]) * 2**20 / max(1, last["classes"] - first["classes"])
     return {"learner": learner, "learner_params": params, "dim": dim, "teach_size": int(classes[0].shape[0]),
             "path": "Knowledge.teach (copy, fit, swap, atomic save)", "checkpoints": rows,
             "teach_ms_ratio": last["teach_ms"] / first["teach_ms"],
+            "consolidate_ms_ratio": (last["consolidate_ms"] / first["consolidate_ms"]
+                                     if first["consolidate_ms"] else None),
             "predict_ms_ratio": last["predict_ms"] / first["predict_ms"],
             "file_bytes_per_class": per_class,
             "file_constant_mb": last["file_mb"] - per_class * last["classes"] / 2**20,
@@ -116,10 +126,10 @@ def run(classes: list[np.ndarray], learner: str, params: str, checkpoints: Seque
 
 
 def markdown(res: dict[str, Any]) -> str:
-    rows = ["| classes | teach ms (median) | label a 5-object frame, ms | memory file MB | RSS MB |",
-            "|---:|---:|---:|---:|---:|"]
-    rows += [f"| {r['classes']} | {r['teach_ms']:.1f} | {r['predict_ms']:.2f} | {r['file_mb']:.2f} | "
-             f"{r['rss_mb']:.0f} |" for r in res["checkpoints"]]
+    rows = ["| classes | teach ms (median) | consolidate ms (median) | label a 5-object frame, ms | memory file MB "
+            "| RSS MB |", "|---:|---:|---:|---:|---:|---:|"]
+    rows += [f"| {r['classes']} | {r['teach_ms']:.1f} | {r['consolidate_ms']:.1f} | {r['predict_ms']:.2f} | "
+             f"{r['file_mb']:.2f} | {r['rss_mb']:.0f} |" for r in res["checkpoints"]]
     n = res["checkpoints"]
     return "\n".join(rows) + (
         f"\n\n{res['learner']} ({res['learner_params'] or 'defaults'}), {res['dim']}-d {res['features']} features, "

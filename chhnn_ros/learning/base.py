@@ -250,6 +250,19 @@ class Learner(ABC):
             self.input_stats.remove(i)
         self._threshold = None
 
+    def consolidation_steps(self) -> int:
+        """The updates :meth:`consolidate` runs by default now (0: nothing to consolidate)."""
+        return 0
+
+    def consolidate(self, steps: int | None = None) -> int:
+        """Rehearse what is known, with no new data, for up to ``steps`` updates (the learner's own
+        amount by default); returns the updates run.  The classifier calls it when a teach has ended
+        and no other waits, the benchmarks after every teach.  Learners whose update is exact
+        (statistics, prototypes, closed-form refits) have nothing to consolidate: 0."""
+        if steps is not None and int(steps) < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        return 0
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "format": STATE_FORMAT,

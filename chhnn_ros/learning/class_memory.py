@@ -134,6 +134,21 @@ def held_out_blocks(n: int, blocks: int = HELD_OUT_BLOCKS) -> list[np.ndarray]:
     return [b for b in np.array_split(np.arange(n), min(n, blocks)) if len(b)]
 
 
+def left_singular(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left singular vectors (columns) and singular values, largest first, of a tall thin ``F`` (d × m,
+    m ≪ d) from the eigendecomposition of its m × m Gram matrix.  At 1280 × 25 this takes 0.2 ms where
+    the SVD takes 4.6 ms (a teach runs six of them); the Gram matrix squares the condition number, so
+    directions below ~1e-8 of the largest singular value are lost: the memory keeps its top k
+    directions in float16 and drops those below 1e-6 anyway."""
+    if F.shape[1] == 0:
+        return np.zeros((F.shape[0], 0)), np.zeros(0)
+    w, V = np.linalg.eigh(F.T @ F)
+    w, V = np.clip(w[::-1], 0.0, None), V[:, ::-1]
+    sv = np.sqrt(w)
+    u = F @ V / np.where(sv > 0, sv, 1.0)
+    return u, sv
+
+
 def rank_for_budget(dim: int, budget: int) -> int:
     """Largest rank k whose class statistics fit ``budget`` bytes (see :meth:`GaussianMemory.class_nbytes`)."""
     return min(MAX_RANK, (int(budget) - 8 * dim - 8) // (2 * dim + 4))
@@ -197,7 +212,7 @@ class GaussianMemory:
         factors = [self.U[i].astype(np.float64).T * np.sqrt(self.s[i]), (X - xbar).T]
         if n:
             factors.append(np.sqrt(w) * delta[:, None])
-        u, sv, _ = np.linalg.svd(np.concatenate(factors, axis=1), full_matrices=False)
+        u, sv = left_singular(np.concatenate(factors, axis=1))
         keep = min(self.rank, int((sv > 1e-6 * max(sv[0], 1e-12)).sum())) if sv.size else 0
         self._spread_cache.pop(i, None)
         self._density_cache.pop(i, None)

@@ -100,7 +100,8 @@ class ClassifierNode(ChhnnNode):
         k = self.knowledge
         return {"learner": k.learner_name, "classes": len(k.classes()), "database_version": k.database_version,
                 "teaching": self.teacher.teaching(), "dropped_frames": self.worker.dropped,
-                "stale_frames": self.freshness.stale, "last_update_ms": round(self.learning.last_ms, 1)}
+                "stale_frames": self.freshness.stale, "last_update_ms": round(self.learning.last_ms, 1),
+                "last_consolidate_ms": round(self.learning.last_consolidate_ms, 1)}
 
     # ------------------------------------------------------------- perception
     def _process(self, msg: FeatureArray) -> None:
