@@ -98,12 +98,15 @@ def snn_speed(dim: int, hidden: Sequence[int], n_out: int, T: int, batch: int, r
 
 # ------------------------------------------------------------------- learners
 def train_incremental(X: np.ndarray, y: np.ndarray, teach: int = 20, **kw: Any):
-    """CH-HNN taught one class at a time in chunks of ``teach`` samples (single pass)."""
+    """CH-HNN taught one class at a time in chunks of ``teach`` samples (single pass), each teach
+    followed by its consolidation (:func:`chhnn_ros.bench.protocol.teach`)."""
+    from chhnn_ros.bench.protocol import teach as teach_once
+
     learner = make_learner("chhnn", dim=int(X.shape[1]), seed=0, **kw)
     for c in dict.fromkeys(y.tolist()):
         idx = np.flatnonzero(y == c)
         for i in range(0, len(idx), teach):
-            learner.partial_fit(X[idx[i:i + teach]], c)
+            teach_once(learner, X[idx[i:i + teach]], c)
     return learner
 
 

@@ -125,6 +125,16 @@ def build(method: str, dim: int, seed: int, scenario: str) -> Learner:
     return learner
 
 
+def teach(learner: Learner, X: np.ndarray, label: Any, task: int | None = None) -> tuple[float, float]:
+    """One teach as the classifier runs it: ``partial_fit`` with the samples of ``label``, then the
+    consolidation its learning thread runs next.  Returns (teach ms, consolidation ms)."""
+    start = time.perf_counter()
+    learner.partial_fit(X, [label] * len(X), task=task)
+    taught = time.perf_counter()
+    learner.consolidate()
+    return 1000.0 * (taught - start), 1000.0 * (time.perf_counter() - taught)
+
+
 def teach_step(learner: Learner, stream: Stream, X_train: np.ndarray, k: int, teach_size: int,
                rng: np.random.Generator, update_ms: list[float] | None = None,
                consolidate_ms: list[float] | None = None) -> None:
@@ -134,19 +144,15 @@ def teach_step(learner: Learner, stream: Stream, X_train: np.ndarray, k: int, te
     idx = np.flatnonzero(stream.t_train == k)
     task = k if learner.needs_task else None
     for b in teach_batches(stream.y_train, idx, stream.steps[k], teach_size, rng):
-        label = stream.y_train[b[0]]
-        start = time.perf_counter()
         try:
-            learner.partial_fit(X_train[b], [label] * len(b), task=task)
-            taught = time.perf_counter()
-            learner.consolidate()
+            teach_ms, consolidated_ms = teach(learner, X_train[b], stream.y_train[b[0]], task)
         except Exception as exc:  # noqa: BLE001 - a failing method must not end the benchmark
             raise Skip(f"partial_fit or consolidate failed at step {k}: {type(exc).__name__}: {exc}\n"
                        f"{traceback.format_exc(limit=3)}") from exc
         if update_ms is not None:
-            update_ms.append(1000.0 * (taught - start))
+            update_ms.append(teach_ms)
         if consolidate_ms is not None:
-            consolidate_ms.append(1000.0 * (time.perf_counter() - taught))
+            consolidate_ms.append(consolidated_ms)
 
 
 def run_seed(method: str, seed: int, stream: Stream, X_train: np.ndarray, X_test: np.ndarray, scenario: str,

@@ -3,7 +3,8 @@
 Teach views of every sim object come from the ``train`` viewpoint range
 (front half, elevation 20-50°, chhnn_ros/sim/views.py); each learner is
 taught one class at a time (one ``partial_fit`` of ``--teach-size`` samples
-per teach, single pass, class-incremental: the robot's protocol), then tested
+per teach and the learner's consolidation after it, single pass,
+class-incremental: the robot's protocol), then tested
 on fresh views of the same range (clean), the same images with Gaussian pixel
 noise σ ∈ ``--sigmas`` on [0, 1] intensities, and views from the held-out
 ``test`` range (the far side, elevations 8-20° and 50-70°).  Features are the
@@ -61,7 +62,9 @@ def conditions(views: dict[str, np.ndarray], sigmas: Sequence[float], seed: int)
 
 def teach_and_test(method: str, seed: int, X: np.ndarray, y: np.ndarray, tests: dict[str, tuple],
                    teach_size: int) -> dict[str, float]:
-    """Class-incremental single pass (one class per teach), then accuracy (%) per condition."""
+    """Class-incremental single pass (one class per teach, each followed by the learner's
+    consolidation, as in the classifier), then accuracy (%) per condition."""
+    from chhnn_ros.bench.protocol import teach
     from chhnn_ros.learning.registry import make_learner
 
     learner = make_learner(method, dim=X.shape[1], seed=seed)
@@ -69,8 +72,7 @@ def teach_and_test(method: str, seed: int, X: np.ndarray, y: np.ndarray, tests: 
     for c in dict.fromkeys(y.tolist()):  # classes in stream order
         idx = rng.permutation(np.flatnonzero(y == c))
         for i in range(0, len(idx), teach_size):
-            part = idx[i:i + teach_size]
-            learner.partial_fit(X[part], [c] * len(part))
+            teach(learner, X[idx[i:i + teach_size]], c)
     return {name: 100.0 * float(np.mean(np.asarray(learner.predict(Xt)).astype(str) == yt.astype(str)))
             for name, (Xt, yt) in tests.items()}
 
