@@ -10,7 +10,6 @@ a class from 20 views relative to encoding those views.  No rclpy.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 import chhnn_ros.sim.source  # noqa: F401  (registers the "sim" frame source)
 from chhnn_ros.app.stages import CropGeometry, DetectStage, crops_from_image
 from chhnn_ros.bench.perf_models import median_time, ratio
+from chhnn_ros.bench.protocol import teach_knowledge
 from chhnn_ros.params import defaults
 from chhnn_ros.perception.detectors.groundtruth import GroundTruthDetector
 from chhnn_ros.perception.encoders import make_encoder
@@ -138,13 +138,9 @@ def teach_cost(feats: np.ndarray, crops: Sequence[np.ndarray], labels: np.ndarra
         knowledge = Knowledge("chhnn", json.dumps(learner_kw), 0, f"{tmp}/memory.pt", False, int(feats.shape[1]))
         for c in dict.fromkeys(labels.tolist()):
             idx = np.flatnonzero(split & (labels == c))
-            t0 = time.perf_counter()
-            knowledge.teach(str(c), feats[idx], "efficientnet")
-            t1 = time.perf_counter()
-            steps = knowledge.learner.last_steps
-            knowledge.consolidate()
-            rows.append({"class": c, "views": len(idx), "teach_ms": 1e3 * (t1 - t0), "steps": steps,
-                         "consolidate_ms": 1e3 * (time.perf_counter() - t1),
+            teach_ms, consolidate_ms = teach_knowledge(knowledge, str(c), feats[idx])
+            rows.append({"class": c, "views": len(idx), "teach_ms": teach_ms, "consolidate_ms": consolidate_ms,
+                         "steps": knowledge.learner.last_steps,
                          "file_kb": round(Path(tmp, "memory.pt").stat().st_size / 1024, 1)})
             taught.append(idx)
     for row, idx in zip(rows, taught):

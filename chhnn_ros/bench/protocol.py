@@ -5,8 +5,9 @@ For every step the step's training samples arrive as *teaches*: one
 the step interleaved round robin, every sample used exactly once (single
 pass, online, no epochs).  After each teach the learner gets the idle time
 the classifier gives it (``consolidate()``: rehearsal without new data, timed
-apart from the teach; a no-op for learners with exact updates).  The within-class order is shuffled with the run
-seed, so seeds vary both the learner's initialisation and the data order.
+apart from the teach; a no-op for learners with exact updates).  The
+within-class order is shuffled with the run seed, so seeds vary both the
+learner's initialisation and the data order.
 
 After each step the learner is tested on every step's test set:
 
@@ -132,6 +133,16 @@ def teach(learner: Learner, X: np.ndarray, label: Any, task: int | None = None) 
     learner.partial_fit(X, [label] * len(X), task=task)
     taught = time.perf_counter()
     learner.consolidate()
+    return 1000.0 * (taught - start), 1000.0 * (time.perf_counter() - taught)
+
+
+def teach_knowledge(knowledge: Any, label: str, X: np.ndarray) -> tuple[float, float]:
+    """The same through the classifier's own path (:class:`~chhnn_ros.app.knowledge.Knowledge`: copy,
+    fit, swap, atomic save; then its consolidation).  Returns (teach ms, consolidation ms)."""
+    start = time.perf_counter()
+    knowledge.teach(label, X, "efficientnet")
+    taught = time.perf_counter()
+    knowledge.consolidate()
     return 1000.0 * (taught - start), 1000.0 * (time.perf_counter() - taught)
 
 

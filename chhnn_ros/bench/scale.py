@@ -34,6 +34,7 @@ import numpy as np
 
 from chhnn_ros.app.knowledge import Knowledge
 from chhnn_ros.app.labelling import Labeller
+from chhnn_ros.bench.protocol import teach_knowledge
 from chhnn_ros.bench.report import machine_info, write_results
 from chhnn_ros.params import defaults
 
@@ -86,12 +87,9 @@ def run(classes: list[np.ndarray], learner: str, params: str, checkpoints: Seque
     consolidate_ms: list[float] = []
     rows = []
     for i, X in enumerate(classes, start=1):
-        t0 = time.perf_counter()
-        knowledge.teach(f"class{i:04d}", X, "efficientnet")
-        t1 = time.perf_counter()
-        knowledge.consolidate()  # what the classifier's learning thread does next, off the teach path
-        teach_ms.append(1e3 * (t1 - t0))
-        consolidate_ms.append(1e3 * (time.perf_counter() - t1))
+        taught_ms, consolidated_ms = teach_knowledge(knowledge, f"class{i:04d}", X)
+        teach_ms.append(taught_ms)
+        consolidate_ms.append(consolidated_ms)
         if i in checkpoints:
             from chhnn_ros.perception.types import Detection
 

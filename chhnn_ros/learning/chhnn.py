@@ -31,8 +31,8 @@ Metaplasticity (``meta`` > 0: damping of every update that would shrink a
 consolidated weight, on the layers ``meta_layers``) is implemented but off by
 default: with the statistics replay it measured no gain on any stream
 (``chhnn-bench ablation``, docs/results/ablation), and the default is the best
-measured configuration.  The masks add about 0.5 point on average (2 with one
-teach of a class on split-MNIST).
+measured configuration.  The masks added about 0.5 point on average (2 with one
+teach of a class on split-MNIST), measured before consolidation existed.
 """
 
 from __future__ import annotations
@@ -271,6 +271,17 @@ class CHHNN(Learner):
             lr=cfg["lr"], meta_fn=cfg["meta_fn"], betas=(0.9, 0.999 if cfg["optimizer"] == "adam" else 0.0),
         )
 
+    def _per_class(self, n_classes: int) -> int:
+        """Samples of each class in a class-balanced batch (teach and consolidation alike)."""
+        return max(4, self.config["batch"] // n_classes)
+
+    @staticmethod
+    def _update(opt: MetaplasticAdam, logits: torch.Tensor, yb: torch.Tensor) -> None:
+        loss = F.cross_entropy(logits, yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
     def _train_logits(self, xb: np.ndarray, gen: torch.Generator, scale: float) -> torch.Tensor:
         """Training forward pass: masks of the clean inputs (the prior sees what inference will see),
         the SNN on the inputs plus training noise."""
@@ -315,7 +326,7 @@ class CHHNN(Learner):
         # Class-balanced batches: the same number of samples of every class in
         # a step (all old classes while they fit, a random subset beyond), drawn
         # per step so a teach touches O(batch) stored samples whatever the class count.
-        per_class = max(4, cfg["batch"] // len(self.classes_))
+        per_class = self._per_class(len(self.classes_))
         max_other = max(1, cfg["batch"] // per_class - len(current))
         opt = self._optimizer()
         scale = float(X.std()) + 1e-6
@@ -333,10 +344,7 @@ class CHHNN(Learner):
             # buys robustness to shifted inputs for more steps (both measured in the README).
             if step >= min_steps and _learned(logits, yb, cfg["stop_margin"]):
                 break
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            self._update(opt, logits, yb)
             done += 1
         self.net.eval()
         self.last_steps = done
@@ -365,7 +373,7 @@ class CHHNN(Learner):
             return 0
         rng = np.random.default_rng([self.seed, self.n_updates, 1 + self.n_consolidations])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        per_class = max(4, cfg["batch"] // n)
+        per_class = self._per_class(n)
         n_cls = min(n, max(2, cfg["batch"] // per_class))
         opt = self._optimizer()
         scale = None
@@ -375,10 +383,7 @@ class CHHNN(Learner):
                 xb, yb = self.memory.sample([int(c) for c in rng.choice(n, size=n_cls, replace=False)],
                                             per_class, rng)
                 scale = scale or float(xb.std()) + 1e-6  # the input scale, as a teach takes it from its samples
-                loss = F.cross_entropy(self._train_logits(xb, gen, scale), torch.from_numpy(yb))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                self._update(opt, self._train_logits(xb, gen, scale), torch.from_numpy(yb))
         finally:
             self.net.eval()
         self.n_consolidations += 1
