@@ -246,3 +246,25 @@ def test_consolidation_replays_known_classes_without_changing_them(mnist_small):
     restored = CHHNN(784, seed=0, T=4, new_min_steps=2, new_steps=5, consolidate_steps=0)
     restored.load_state_dict(ln.state_dict())
     assert restored.n_consolidations == ln.n_consolidations == 1
+
+
+def test_prototype_vote_multiplies_the_snn_probabilities(mnist_small):
+    """predict_proba is the SNN's softmax times the softmax of the class-mean vote, renormalised; the
+    vote alone ranks the test digits by their class memory's means; weight 0 leaves the SNN alone."""
+    torch.set_num_threads(1)
+    snn, fused = (CHHNN(784, seed=0, T=4, new_steps=5, prototype_weight=w) for w in (0.0, 1.0))
+    for ln in (snn, fused):
+        ln.partial_fit(mnist_small[0][0][:20], 0)
+        assert ln._prototype_logits(mnist_small[0][1]) is None  # one class: nothing to vote on
+        for c in (1, 2, 3):
+            ln.partial_fit(mnist_small[c][0][:20], c)
+    x_test = np.concatenate([mnist_small[c][1] for c in range(4)])
+    y_test = np.repeat(np.arange(4), 100)
+    p_snn, p_fused = snn.predict_proba(x_test), fused.predict_proba(x_test)
+    vote = torch.log_softmax(fused._prototype_logits(x_test), 1).double().numpy()
+    gap = np.log(p_fused) - np.log(p_snn) - vote  # a per-row constant: the renormalisation
+    np.testing.assert_allclose(gap - gap[:, :1], 0.0, atol=1e-4)
+    assert float((vote.argmax(1) == y_test).mean()) > 0.7  # the means alone classify the digits
+    assert not np.allclose(p_fused, p_snn)
+    with pytest.raises(ValueError, match="prototype_weight"):
+        CHHNN(784, prototype_weight=-1.0)

@@ -44,3 +44,46 @@ def test_start_up_failure_is_one_fatal_line(case, tmp_path):
     assert out.returncode == 1, text
     assert len(fatal) == 1 and "cannot start" in fatal[0] and why in fatal[0], text
     assert "Traceback" not in text and "AttributeError" not in text, text
+
+
+STUCK_NODE = """
+import sys, threading
+import rclpy
+from rclpy.node import Node
+from chhnn_ros.ros import runtime
+
+runtime.SHUTDOWN_BUDGET_S = 2.0
+
+
+class Stuck(Node):
+    def __init__(self):
+        super().__init__("stuck")
+
+    def destroy_node(self):
+        print("closing", flush=True)
+        threading.Event().wait()  # a clean-up that never returns
+
+
+sys.exit(runtime.main_for([Stuck], sys.argv))
+"""
+
+
+def test_a_stuck_shutdown_ends_with_every_threads_stack(tmp_path):
+    """A node whose clean-up never returns must not outlive the stop budget: the process prints
+    where each thread is and exits 1, instead of waiting to be killed without a trace."""
+    import signal
+    import time
+
+    from chhnn_ros.graph import child_env
+
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_NODE], env=child_env(None), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        time.sleep(3.0)  # rclpy up and spinning
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert "closing" in out, out + err
+    assert proc.returncode == 1, out + err
+    assert "Timeout" in err and "destroy_node" in err, err

@@ -30,15 +30,17 @@ from typing import Any
 import numpy as np
 
 #: Mechanism ablations: parameters of ``chhnn``, explicit so a variant means the same whatever the
-#: learner's defaults.  ``full`` has both mechanisms at their best measured settings (masks at 80 %
-#: density, metaplasticity guarding the output layer; docs/results/ablation).
+#: learner's defaults.  ``full`` has every mechanism at its best measured setting (masks at 80 %
+#: density, metaplasticity guarding the output layer, the class means' vote; docs/results/ablation).
 FULL_MASKS: dict[str, Any] = {"prior": "auto", "mask_gate": 8}
 FULL_META: dict[str, Any] = {"meta": 5.0, "meta_layers": "head"}
+VOTE: dict[str, Any] = {"prototype_weight": 1.0}
 MECHANISMS: dict[str, dict[str, Any]] = {
-    "full": {**FULL_MASKS, **FULL_META},
-    "no-mask": {"prior": "none", **FULL_META},
-    "no-meta": {**FULL_MASKS, "meta": 0.0},
-    "no-mask-no-meta": {"prior": "none", "meta": 0.0},
+    "full": {**FULL_MASKS, **FULL_META, **VOTE},
+    "no-mask": {"prior": "none", **FULL_META, **VOTE},
+    "no-meta": {**FULL_MASKS, "meta": 0.0, **VOTE},
+    "no-mask-no-meta": {"prior": "none", "meta": 0.0, **VOTE},
+    "no-vote": {**FULL_MASKS, **FULL_META, "prototype_weight": 0.0},
 }
 #: Memory budgets: parameters of ``chhnn``.
 BUDGETS: dict[str, dict[str, Any]] = {

@@ -259,8 +259,13 @@ class Learner(ABC):
         amount by default); returns the updates run.  The classifier calls it when a teach has ended
         and no other waits, the benchmarks after every teach.  Learners whose update is exact
         (statistics, prototypes, closed-form refits) have nothing to consolidate: 0."""
-        if steps is not None and int(steps) < 0:
+        steps = self.consolidation_steps() if steps is None else int(steps)
+        if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
+        return self._consolidate(steps) if steps else 0
+
+    def _consolidate(self, steps: int) -> int:
+        """Hook: run ``steps`` (> 0) rehearsal updates; returns the number run."""
         return 0
 
     def state_dict(self) -> dict[str, Any]:

@@ -89,6 +89,11 @@ class ExemplarMemory:
             return np.zeros((0, self.dim), np.float32), np.zeros(0, np.int64)
         return np.concatenate(xs), np.concatenate(ys)
 
+    def means(self) -> np.ndarray:
+        """(C, d) float32 mean of each class's stored features."""
+        return np.stack([self.rows(c).mean(0) if len(self.store.buffers[c]) else np.zeros(self.dim, np.float32)
+                         for c in range(len(self))]).astype(np.float32)
+
     def loglik(self, X: np.ndarray, classes: list[int] | None = None) -> np.ndarray:
         """(n, C) known-ness per listed class: minus the squared distance to the nearest stored exemplar."""
         X = torch.from_numpy(np.asarray(X, np.float32))
@@ -249,6 +254,10 @@ class GaussianMemory:
             resid = np.clip(self.var[c] - lam @ self.U[c].astype(np.float32) ** 2, 0.0, None)
             self._spread_cache[c] = (np.sqrt(lam), np.sqrt(resid))
         return self._spread_cache[c]
+
+    def means(self) -> np.ndarray:
+        """(C, d) float32 exact running mean of each class."""
+        return np.stack(self.mean) if self.mean else np.zeros((0, self.dim), np.float32)
 
     def loglik(self, X: np.ndarray, classes: list[int] | None = None) -> np.ndarray:
         """(n, C) log-density of each row under each listed class's Gaussian N(μ, UΛUᵀ/n + D) (all classes

@@ -11,6 +11,7 @@ status 1 and one FATAL log line instead of a traceback.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -112,12 +113,18 @@ class Spinner:
         """Stop spinning, then destroy the nodes (newest first) and shut the context down."""
         self._stop.set()
         for t in self._threads:
-            t.join(timeout=30.0)
+            t.join(timeout=5.0)  # spin_once returns within 0.1 s unless a callback blocks it
         for ex in self.executors:
             ex.shutdown(timeout_sec=2.0)
         for n in reversed(self.nodes):
             n.destroy_node()
         rclpy.try_shutdown(context=self.context)
+
+
+# A shutdown that takes longer than this is stuck (a running teach finishes and saves well within it):
+# the process then prints every thread's stack to stderr and exits with status 1, inside the 30 s a
+# launch file or the graph runner gives a node before killing it without a trace.
+SHUTDOWN_BUDGET_S = 20.0
 
 
 def spin(nodes: Sequence[Node], stop: threading.Event) -> None:
@@ -127,7 +134,12 @@ def spin(nodes: Sequence[Node], stop: threading.Event) -> None:
         while not stop.wait(0.1) and rclpy.ok():
             pass
     finally:
-        spinner.stop()
+        # faulthandler dumps from C, so it works even when the stuck thread holds the GIL.
+        faulthandler.dump_traceback_later(SHUTDOWN_BUDGET_S, exit=True)
+        try:
+            spinner.stop()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
 
 
 def params_files(args: Sequence[str]) -> list[str]:
