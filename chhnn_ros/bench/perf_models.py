@@ -115,11 +115,13 @@ def accuracy(learner, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def stepwise_accuracy(learner, X: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of the same trained weights run by the step-by-step loop."""
+    """Accuracy of the same trained weights run by the step-by-step loop (then combined with the class
+    means' vote as the learner's own prediction is)."""
     with torch.no_grad():
         learner.net.eval()
-        x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
-        pred = stepwise_logits(learner.net, x, learner._masks(x)).argmax(1).numpy()
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        x = torch.from_numpy(X)
+        pred = learner.probabilities(stepwise_logits(learner.net, x, learner._masks(x)), X).argmax(1).numpy()
     return float(np.mean(np.asarray(learner.classes_, dtype=object)[pred] == y.astype(object)))
 
 

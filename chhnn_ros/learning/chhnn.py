@@ -403,13 +403,17 @@ class CHHNN(Learner):
 
     @torch.no_grad()
     def _proba(self, X: np.ndarray, task: int | None) -> np.ndarray:
-        """The SNN's class probabilities times the class memory's prototype vote (renormalised)."""
         self.net.eval()
-        logp = F.log_softmax(self._logits(X), dim=1)
+        return self.probabilities(self._logits(X), X).double().numpy()
+
+    def probabilities(self, logits: torch.Tensor, X: np.ndarray) -> torch.Tensor:
+        """Class probabilities of inputs ``X`` from the SNN's ``logits`` on them: the SNN's softmax times
+        the class memory's vote (:meth:`_prototype_logits`), renormalised."""
+        logp = F.log_softmax(logits, dim=1)
         vote = self._prototype_logits(X)
         if vote is not None:
             logp = logp + F.log_softmax(vote, dim=1)
-        return F.softmax(logp, dim=1).double().numpy()
+        return F.softmax(logp, dim=1)
 
     def _prototype_logits(self, X: np.ndarray) -> torch.Tensor | None:
         """``prototype_weight`` × minus the squared distance of the input to each class mean of the class
