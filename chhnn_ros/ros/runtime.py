@@ -122,8 +122,10 @@ class Spinner:
 
 
 # A shutdown that takes longer than this is stuck (a running teach finishes and saves well within it):
-# the process then prints every thread's stack to stderr and exits with status 1, inside the 30 s a
-# launch file or the graph runner gives a node before killing it without a trace.
+# the process then prints every thread's stack to stderr and exits with status 1, inside the 30 s the
+# graph runner gives a node before killing it without a trace.  ros2 launch escalates sooner by
+# default (SIGTERM after 5 s, SIGKILL 5 s later); its sigterm_timeout/sigkill_timeout arguments give
+# a node the time for this report.
 SHUTDOWN_BUDGET_S = 20.0
 
 
