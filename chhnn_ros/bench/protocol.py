@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,24 +126,25 @@ def build(method: str, dim: int, seed: int, scenario: str) -> Learner:
     return learner
 
 
+def _timed(fit: Callable[[], Any], consolidate: Callable[[], Any]) -> tuple[float, float]:
+    """(ms of ``fit``, ms of ``consolidate`` after it)."""
+    start = time.perf_counter()
+    fit()
+    taught = time.perf_counter()
+    consolidate()
+    return 1000.0 * (taught - start), 1000.0 * (time.perf_counter() - taught)
+
+
 def teach(learner: Learner, X: np.ndarray, label: Any, task: int | None = None) -> tuple[float, float]:
     """One teach as the classifier runs it: ``partial_fit`` with the samples of ``label``, then the
     consolidation its learning thread runs next.  Returns (teach ms, consolidation ms)."""
-    start = time.perf_counter()
-    learner.partial_fit(X, [label] * len(X), task=task)
-    taught = time.perf_counter()
-    learner.consolidate()
-    return 1000.0 * (taught - start), 1000.0 * (time.perf_counter() - taught)
+    return _timed(lambda: learner.partial_fit(X, [label] * len(X), task=task), learner.consolidate)
 
 
 def teach_knowledge(knowledge: Any, label: str, X: np.ndarray) -> tuple[float, float]:
     """The same through the classifier's own path (:class:`~chhnn_ros.app.knowledge.Knowledge`: copy,
     fit, swap, atomic save; then its consolidation).  Returns (teach ms, consolidation ms)."""
-    start = time.perf_counter()
-    knowledge.teach(label, X, "efficientnet")
-    taught = time.perf_counter()
-    knowledge.consolidate()
-    return 1000.0 * (taught - start), 1000.0 * (time.perf_counter() - taught)
+    return _timed(lambda: knowledge.teach(label, X, "efficientnet"), knowledge.consolidate)
 
 
 def teach_step(learner: Learner, stream: Stream, X_train: np.ndarray, k: int, teach_size: int,

@@ -18,9 +18,9 @@ teach (it is separated by then) and the rebalancing of all classes happens
 after it.  Measured with ``chhnn-bench ablation --quick --seeds 3`` against 20
 steps at the teach and no consolidation: mean final accuracy over the six
 streams 86.6 vs 86.4 (split-Fashion with one teach a class 71.9 vs 71.1, its
-forgetting 15.1 vs 15.6; no stream worse by more than 0.1); the teach takes 164
-instead of 597 ms (``chhnn-bench perf``).  Replaying 40 steps instead of 20
-gave no further gain (2 seeds).
+forgetting 15.1 vs 15.6; no stream worse by more than 0.1); the teach costs about
+a third of training it all at the teach (``chhnn-bench perf``: ``teach_ms`` vs
+``teach_time_only``).  Replaying 40 steps instead of 20 gave no further gain (2 seeds).
 
 The step size ``lr`` = 0.1 (sign-like updates: the optimizer normalises by the current gradient's
 magnitude) is the measured best of 0.02 / 0.05 / 0.1 / 0.2 (``chhnn-bench ablation --method-params``):
@@ -370,7 +370,7 @@ class CHHNN(Learner):
         return self.config["consolidate_steps"] if len(self.classes_) >= 2 else 0
 
     def _consolidate(self, steps: int) -> int:
-        """Replay what is known, with no new data: ``steps`` (default ``consolidate_steps``) updates on
+        """Replay what is known, with no new data: ``steps`` (``consolidate_steps`` by default) updates on
         class-balanced batches of pseudo-features of all classes (a random subset of them per step
         once they outnumber the batch), drawn from the class memory with their masks from the prior.
 
