@@ -12,7 +12,8 @@ def test_scale_writes_every_key_and_the_plot(tmp_path):
     r = json.loads(out.read_text())
     assert [c["classes"] for c in r["checkpoints"]] == [10, 12]
     for row in r["checkpoints"]:
-        assert {"teach_ms", "consolidate_ms", "predict_ms", "file_mb", "rss_mb"} <= set(row) and row["teach_ms"] > 0
+        assert {"teach_ms", "consolidate_ms", "predict_ms", "predict_first_ms", "file_mb", "rss_mb"} <= set(row)
+        assert row["teach_ms"] > 0 and row["predict_first_ms"] > 0
     assert r["path"].startswith("Knowledge.teach") and r["teach_ms_ratio"] > 0
     # NCM stores one float64 mean a class: the file grows by exactly that (plus pickling overhead)
     assert r["learner_bytes_per_class"] == 64 * 8

@@ -135,6 +135,25 @@ def test_prior_masks_are_half_on_and_sample_specific():
     assert not torch.equal(m[0][0], m[0][1])
 
 
+@pytest.mark.parametrize("gate", [1, 3, 5, 9])
+def test_prior_masks_are_the_argmax_rule_and_follow_weight_changes(gate):
+    """A unit is on iff the argmax of its K head values is among the first ``gate`` (the published
+    rule), also after the head weights change (the reordered copy must not go stale)."""
+    prior = MaskPrior(20, (32, 16), k=10, seed=0)
+    x = torch.randn(40, 20)
+
+    def reference() -> list[torch.Tensor]:
+        z = prior.trunk(x)
+        return [(head(z).view(40, h, 10).argmax(-1) < gate).float() for head, h in zip(prior.heads, (32, 16))]
+
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(prior.masks(x, gate), reference()))
+        for head in prior.heads:
+            head.weight.mul_(-1.0)
+            head.bias.add_(0.3)
+        assert all(torch.equal(a, b) for a, b in zip(prior.masks(x, gate), reference()))
+
+
 def test_prior_command_trains_and_saves(tmp_path):
     from chhnn_ros.cli.prior import main
 
@@ -215,6 +234,18 @@ def test_meta_layers_choose_the_guarded_weights():
     assert len(guarded) == 1 and guarded[0] is ln.net.head.weight
     hidden = CHHNN(64, seed=0, T=2, steps=1, prior="none", meta_layers="hidden")._optimizer().param_groups[0]["params"]
     assert len(hidden) == 2
+
+
+def test_consolidation_builds_the_known_ness_factors_the_next_frames_use(mnist_small):
+    torch.set_num_threads(1)
+    ln = CHHNN(784, seed=0, T=2, new_min_steps=1, new_steps=2, consolidate_steps=2)
+    for c in (0, 1, 2):
+        ln.partial_fit(mnist_small[c][0][:20], c)
+    assert ln.memory._stacked is None  # a teach changes the class statistics: nothing cached
+    assert ln.consolidate() == 2
+    assert ln.memory._stacked is not None
+    x = mnist_small[0][1][:5]
+    np.testing.assert_allclose(ln.memory.loglik(x)[:, ::-1], ln.memory.loglik(x, [2, 1, 0]), rtol=1e-12)
 
 
 def test_consolidation_replays_known_classes_without_changing_them(mnist_small):

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_chhnn import load_mnist_small
 
 from chhnn_ros.learning.chhnn import CHHNN
@@ -65,7 +67,7 @@ def test_compact_memory_bytes_are_what_it_stores_and_stay_bounded(digits):
         for c in range(4):
             ln.partial_fit(digits[c][0][20 * rnd: 20 * rnd + 20], c)
         state = ln.state_dict()
-        calibration = sum(t.numel() * t.element_size() for t in state["calibration"])
+        calibration = sum(t.numel() * t.element_size() for t in state["calibration"].values())
         head = sum(t.numel() * t.element_size() for k, t in state["state"]["net"].items() if k.startswith("head."))
         assert head == 4 * 257 * 4  # four output rows of 256 weights + bias, float32
         stored = _memory_state_bytes(state["state"]["memory"]) + calibration + head
@@ -186,6 +188,34 @@ def test_class_log_density_matches_scipy_and_scores_only_the_asked_classes():
     np.testing.assert_allclose(mem.loglik(X, [2, 0]), ll[:, [2, 0]])
     held = mem.held_out_loglik(X[:4])
     assert held.shape == (4,) and np.isfinite(held).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["add_class", "add", "remove", "copy", "load"]),
+                          st.integers(0, 5), st.integers(1, 6)), min_size=1, max_size=12))
+def test_all_class_log_density_follows_every_change_of_the_memory(ops):
+    """Scoring all classes reuses their stacked factors until the memory changes: after any sequence
+    of teaches, new and removed classes, copies and state loads it equals scoring them afresh."""
+    rng = np.random.default_rng(0)
+    mem = GaussianMemory(10, 4096)
+    X = rng.standard_normal((5, 10))
+    for op, c, m in ops:
+        mem.loglik(X)  # fills the cache before every change
+        if op == "add_class" or not len(mem):
+            mem.add_class()
+        elif op == "add":
+            mem.add(c % len(mem), rng.standard_normal((m, 10)) + c)
+        elif op == "remove":
+            mem.remove_class(c % len(mem))
+        elif op == "copy":
+            mem = mem.copy()
+        else:
+            fresh = GaussianMemory(10, 4096)
+            fresh.load(mem.state())
+            mem.loglik(X)
+            mem = fresh
+    fresh_order = list(range(len(mem)))[::-1]  # a class list other than "all" is never cached
+    np.testing.assert_allclose(mem.loglik(X)[:, fresh_order], mem.loglik(X, fresh_order), rtol=1e-12)
 
 
 def test_held_out_scores_leave_out_a_block_of_consecutive_views():

@@ -50,9 +50,17 @@ def test_scores_shapes_and_consistency(name: str, digits) -> None:
     pooled = np.concatenate(learner.calibration_)
     want = conformal_quantile(pooled, KNOWN_QUANTILE, MAX_MISS_RATE)
     assert learner.threshold() == pytest.approx(want, rel=1e-5, abs=1e-5)
-    # Most held-out samples of the taught classes pass their own learner's threshold.
+    # The score's unit is the median calibration score's margin over the threshold.
+    _, raw = learner._checked_scores(X, kw(learner).get("task"))
+    best = det.proba.argmax(1)
+    assert learner.known_scale() == pytest.approx(float(np.median(pooled)) - learner.threshold(), rel=1e-6)
+    np.testing.assert_allclose(det.known, (raw[np.arange(len(X)), best] - learner.threshold()) / learner.known_scale(),
+                               rtol=1e-9, atol=1e-12)
+    # Most held-out samples of the taught classes pass their own learner's threshold, and a typical
+    # one scores on the order of 1 on every learner.
     held_out = np.concatenate([batch(digits, c, n=30, offset=60) for c in (0, 1, 2)])
-    assert np.mean(learner.score_known(held_out, **kw(learner)) >= 0) >= 0.6
+    scores = learner.score_known(held_out, **kw(learner))
+    assert np.mean(scores >= 0) >= 0.6 and 0.1 < np.median(scores) < 10
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -126,16 +134,28 @@ def test_bad_input_and_bad_state_raise_and_change_nothing(name: str, digits) -> 
                  lambda: learner.predict_open_detail([["a"] * DIM])):
         with pytest.raises(ValueError):
             call()
-    bad = dict(state, calibration=state["calibration"][:1])  # calibration of fewer classes than it knows
-    with pytest.raises(ValueError, match="calibration"):
-        learner.load_state_dict(bad)
-    bad = dict(state, calibration=[torch.tensor([float("nan")])] * 3)
-    with pytest.raises(ValueError):
-        learner.load_state_dict(bad)
+    packed = state["calibration"]
+    fewer = {"scores": packed["scores"][: int(packed["counts"][0])], "counts": packed["counts"][:1]}
+    miscounted = {"scores": packed["scores"], "counts": packed["counts"] + 1}
+    for bad_calibration in (fewer, miscounted, [torch.tensor([float("nan")])] * 3, {"scores": packed["scores"]}):
+        with pytest.raises(ValueError, match="calibration"):
+            learner.load_state_dict(dict(state, calibration=bad_calibration))
     assert learner.threshold() == thr
     np.testing.assert_array_equal(learner.score_known(X), ref)
     with pytest.raises(ValueError, match="teach"):
         make_learner(name, dim=DIM).score_known(X)
+
+
+@pytest.mark.parametrize("name", ["chhnn", "slda"])
+def test_calibration_of_a_state_with_one_tensor_per_class_still_loads(name: str, digits) -> None:
+    """States saved before the scores were packed into two tensors load to the same threshold."""
+    learner = taught(name, digits)
+    state = learner.state_dict()
+    per_class = [torch.from_numpy(s.copy()) for s in learner.calibration_]
+    assert sum(len(s) for s in per_class) == len(state["calibration"]["scores"]) > 0
+    old = learner_from_state(dict(state, calibration=per_class))
+    assert old.threshold() == learner.threshold()
+    np.testing.assert_array_equal(old.score_known(probe(digits)), learner.score_known(probe(digits)))
 
 
 def test_state_without_calibration_accepts_everything(digits) -> None:
@@ -164,9 +184,9 @@ def test_statistical_scores_do_not_depend_on_teach_order(order: list[int]) -> No
             learners.append(learner)
         a, b = learners
         cols = [b.classes_.index(c) for c in a.classes_]
-        # Raw known-ness (score + threshold) and probabilities are exact functions of the class statistics.
-        np.testing.assert_allclose(a.score_known(probe_x) + a.threshold(), b.score_known(probe_x) + b.threshold(),
-                                   rtol=1e-9, atol=1e-9)
+        # Raw known-ness (score × scale + threshold) and probabilities are exact functions of the class statistics.
+        raw = [ln.score_known(probe_x) * ln.known_scale() + ln.threshold() for ln in (a, b)]
+        np.testing.assert_allclose(*raw, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(a.predict_proba(probe_x), b.predict_proba(probe_x)[:, cols], atol=1e-9)
         ref[name] = a.score_known(probe_x)
     # NCM's leave-one-out calibration of a class depends only on that class: the whole score is invariant.

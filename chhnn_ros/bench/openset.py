@@ -225,7 +225,7 @@ def plot_histograms(runs: dict[str, list[dict[str, Any]]], path: Path, title: st
         ax.hist(np.clip(u, bins[0], bins[-1]), bins, alpha=0.6, label="unknown", color="tab:red")
         ax.axvline(0.0, color="k", lw=1, ls="--")
         ax.set_title(f"{name} (AUROC {runs[name][0]['auroc']:.3f})", fontsize=9)
-        ax.set_xlabel("score_known (0 = threshold)", fontsize=8)
+        ax.set_xlabel("score_known (0 = threshold, 1 = median taught view)", fontsize=8)
     for ax in axes.ravel()[len(names):]:
         ax.axis("off")
     axes[0, 0].legend(fontsize=8)

@@ -84,6 +84,9 @@ def observe(graph, pairs: list[tuple[dict, dict]], slot: int, taught: set[str]) 
     label, _ = Counter(o["label"] for o in central).most_common(1)[0]
     box = central[-1]["box"]
     score = float(np.mean([o["score"] for o in central if o["label"] == label]))
+    # What an operator reads beside "unknown": the nearest class and how far below the threshold it is.
+    nearest, _ = Counter(o.get("nearest", "") for o in central).most_common(1)[0]
+    known_scores = [o["known_score"] for o in central if o.get("known_score") is not None]
     truth = pairs[-1][1]["detections"]
     match = max(truth, key=lambda t: iou(t.box, box), default=None)
     true_class = match.class_name if match is not None and iou(match.box, box) >= 0.5 else None
@@ -96,6 +99,7 @@ def observe(graph, pairs: list[tuple[dict, dict]], slot: int, taught: set[str]) 
         err = float(np.hypot(loc.xy[0] - true_xy[0], loc.xy[1] - true_xy[1]))
     scored = true_class is not None and true_class in taught
     return {"slot": slot, "robot_pose": [round(v, 3) for v in pose], "label": label, "score": round(score, 3),
+            "nearest": nearest, "known_score": round(float(np.median(known_scores)), 2) if known_scores else None,
             "estimated_xy": None if loc is None else [round(v, 3) for v in loc.xy], "true_class": true_class,
             "true_label": None if true_class is None else spoken(true_class), "position_error_m": err,
             "scored": scored, "correct": scored and label == spoken(true_class)}

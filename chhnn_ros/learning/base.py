@@ -26,8 +26,9 @@ rejected until 19 scores exist: fewer cannot support even 95 %).  One threshold
 for all classes rather than one per class: a quantile of a class's few
 scores is noisy, and per-class thresholds lowered the AUROC of the resulting
 score on split-MNIST by 0.01-0.2 (``chhnn-bench openset``).  ``score_known``
-is the nearest class's known-ness minus the threshold (0 at the threshold),
-``predict_open`` returns the class or ``None``.  The calibration scores are
+is the nearest class's known-ness minus the threshold, in units of the median
+taught view's margin above it (0 at the threshold, about 1 for a typical taught
+view), ``predict_open`` returns the class or ``None``.  The calibration scores are
 part of ``state_dict()``.
 """
 
@@ -59,6 +60,15 @@ MAX_MISS_RATE = 0.05
 TIE_TOLERANCE = 1e-6
 #: Most recent calibration scores kept per class (they follow the learner as it changes).
 CALIBRATION_SIZE = 64
+
+
+def pack_calibration(scores: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+    """Per-class calibration scores as two tensors (all scores, float64, and each class's count): a
+    state file holds two records instead of one per class, which at hundreds of classes was a
+    third of a save's time."""
+    flat = np.concatenate(scores) if len(scores) else np.zeros(0)
+    return {"scores": torch.from_numpy(flat.astype(np.float64, copy=True)),
+            "counts": torch.tensor([len(s) for s in scores], dtype=torch.int64)}
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class Learner(ABC):
         self.config: dict[str, Any] = {"dim": self.dim, "seed": self.seed}
         self.calibration_: list[np.ndarray] = []  # per class: recent calibration scores (float64)
         self._threshold: float | None = None  # cached; None = recompute from calibration_
+        self._scale: float | None = None  # cached with it (see known_scale)
         self.input_stats = ClassStats(self.dim, normalize=True, scatter=False) if self.input_means else None
 
     # ------------------------------------------------------------------ checks
@@ -211,10 +222,12 @@ class Learner(ABC):
         rows = np.arange(len(best))
         nearest = np.empty(len(best), dtype=object)
         nearest[:] = [self.classes_[i] for i in best]
-        return OpenPrediction(proba, nearest, proba[rows, best], known[rows, best] - self.threshold())
+        known = (known[rows, best] - self.threshold()) / self.known_scale()
+        return OpenPrediction(proba, nearest, proba[rows, best], known)
 
     def score_known(self, X: Any, task: int | None = None) -> np.ndarray:
-        """(n,) known-ness: higher = more likely a taught class; 0 is the calibrated threshold."""
+        """(n,) known-ness: higher = more likely a taught class; 0 is the calibrated threshold and 1 the
+        margin of a typical taught view above it (:meth:`known_scale`)."""
         return self.predict_open_detail(X, task).known
 
     def predict_open(self, X: Any, task: int | None = None) -> np.ndarray:
@@ -236,6 +249,19 @@ class Learner(ABC):
             self._threshold = q - TIE_TOLERANCE * max(1.0, abs(q)) if np.isfinite(q) else q
         return self._threshold
 
+    def known_scale(self) -> float:
+        """The unit of ``score_known``: how far the median calibration score lies above the threshold
+        (1 while that is undefined).  Raw known-ness has a scale of its own for every learner and data
+        (class log-densities of 1280-d features run to 10⁵); in this unit an operator reads 0 as
+        the threshold and 1 as a typical taught view, on any learner.  A positive constant of the
+        learner, so the ranking of objects (and the AUROC) is the raw score's."""
+        if self._scale is None:
+            thr = self.threshold()
+            pooled = np.concatenate(self.calibration_) if self.calibration_ else np.zeros(0)
+            margin = float(np.median(pooled)) - thr if len(pooled) and np.isfinite(thr) else 0.0
+            self._scale = margin if margin > 0.0 else 1.0
+        return self._scale
+
     def forget(self, label: Any) -> None:
         """Remove a class; later predictions never return it."""
         label = self.check_label(label)
@@ -248,7 +274,7 @@ class Learner(ABC):
             del self.calibration_[i]
         if self.input_stats is not None:
             self.input_stats.remove(i)
-        self._threshold = None
+        self._threshold = self._scale = None
 
     def consolidation_steps(self) -> int:
         """The updates :meth:`consolidate` runs by default now (0: nothing to consolidate)."""
@@ -275,7 +301,7 @@ class Learner(ABC):
             "config": dict(self.config),
             "classes": list(self.classes_),
             "state": self._get_state(),
-            "calibration": [torch.from_numpy(s.copy()) for s in self.calibration_],
+            "calibration": pack_calibration(self.calibration_),
             **({"input_means": self.input_stats.state()} if self.input_stats is not None else {}),
         }
 
@@ -309,15 +335,23 @@ class Learner(ABC):
                 input_stats.grow(n_classes)
         self._set_state(state["state"], list(state["classes"]))
         self.classes_ = list(state["classes"])
-        self.calibration_, self._threshold, self.input_stats = calibration, None, input_stats
+        self.calibration_, self._threshold, self._scale, self.input_stats = calibration, None, None, input_stats
 
     # ---------------------------------------------------------- open-set calibration
     @staticmethod
     def _parse_calibration(raw: Any, n_classes: int) -> list[np.ndarray]:
-        """Per-class calibration scores of a state; an empty list (older states) means uncalibrated."""
+        """Per-class calibration scores of a state, packed (:func:`pack_calibration`) or one tensor per
+        class (older states); an empty list (states from before open-set scores) means uncalibrated."""
         try:
-            scores = [torch.as_tensor(s, dtype=torch.float64).numpy().ravel().copy() for s in raw]
-        except (TypeError, RuntimeError, ValueError) as exc:
+            if isinstance(raw, dict):
+                flat = torch.as_tensor(raw["scores"], dtype=torch.float64).numpy().ravel()
+                counts = torch.as_tensor(raw["counts"], dtype=torch.int64).numpy().ravel()
+                if (counts < 0).any() or counts.sum() != len(flat):
+                    raise ValueError(f"{int(counts.sum())} scores counted, {len(flat)} stored")
+                scores = [a.copy() for a in np.split(flat, np.cumsum(counts)[:-1])] if len(counts) else []
+            else:
+                scores = [torch.as_tensor(s, dtype=torch.float64).numpy().ravel().copy() for s in raw]
+        except (TypeError, RuntimeError, ValueError, KeyError) as exc:
             raise ValueError(f"bad open-set calibration in state: {exc}") from None
         if not scores:
             return [np.zeros(0) for _ in range(n_classes)]
@@ -330,7 +364,7 @@ class Learner(ABC):
         for c in np.unique(idx):
             fresh = scores[(idx == c) & np.isfinite(scores)]
             self.calibration_[c] = np.concatenate([self.calibration_[c], fresh])[-CALIBRATION_SIZE:]
-        self._threshold = None
+        self._threshold = self._scale = None
 
     def _checked_scores(self, X: np.ndarray, task: int | None) -> tuple[np.ndarray, np.ndarray]:
         proba, known = self._open_scores(X, task)

@@ -231,8 +231,8 @@ class CHHNN(Learner):
 
     def _class_overhead(self) -> int:
         """Bytes stored per class outside the class memory: its output row (weights + bias, float32)
-        and at most CALIBRATION_SIZE open-set calibration scores (float64)."""
-        return 4 * (self.config["hidden"][-1] + 1) + 8 * CALIBRATION_SIZE
+        and at most CALIBRATION_SIZE open-set calibration scores (float64) with their count (int64)."""
+        return 4 * (self.config["hidden"][-1] + 1) + 8 * CALIBRATION_SIZE + 8
 
     def _new_memory(self):  # -> ExemplarMemory | GaussianMemory
         # memory_bytes is everything stored per class: the statistics get what the output row and
@@ -399,6 +399,9 @@ class CHHNN(Learner):
         finally:
             self.net.eval()
         self.n_consolidations += 1
+        # This copy is swapped in for the next frames: build the caches their labelling needs here,
+        # off the frame path (at 500 classes most of a frame's cost when built there).
+        self.memory.warm()
         return steps
 
     @torch.no_grad()
@@ -535,7 +538,7 @@ class CHHNN(Learner):
         """Everything stored per class: the class memory, the output row (weights + bias) and the
         open-set calibration scores."""
         n = max(1, len(self.classes_))
-        calib = sum(a.nbytes for a in self.calibration_) / n
+        calib = sum(a.nbytes + 8 for a in self.calibration_) / n  # the scores and their count
         head = sum(t.numel() * t.element_size() for t in (self.net.head.weight, self.net.head.bias)) / n
         return self.memory.nbytes_per_class() + head + calib
 
