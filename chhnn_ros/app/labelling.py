@@ -23,7 +23,8 @@ class LabelledObject:
     label: str  # the decision: a class, or the unknown label
     score: float  # probability of the nearest class
     known: bool
-    known_score: float  # the learner's known-ness (higher: more likely a taught class; 0: its threshold)
+    # The learner's known-ness: higher = more likely a taught class; 0 its threshold, ~1 a typical taught view.
+    known_score: float
     nearest: str  # the nearest class ('' before any teach)
     track_id: int | None
     detector_class: str
