@@ -130,7 +130,7 @@ def markdown(res: dict[str, Any]) -> str:
     rows = ["| classes | teach ms (median) | consolidate ms (median) | label a 5-object frame, ms (first after "
             "the teach) | memory file MB | RSS MB |", "|---:|---:|---:|---:|---:|---:|"]
     rows += [f"| {r['classes']} | {r['teach_ms']:.1f} | {r['consolidate_ms']:.1f} | {r['predict_ms']:.2f} "
-             f"({r.get('predict_first_ms', float('nan')):.1f}) | {r['file_mb']:.2f} | {r['rss_mb']:.0f} |"
+             f"({r['predict_first_ms']:.1f}) | {r['file_mb']:.2f} | {r['rss_mb']:.0f} |"
              for r in res["checkpoints"]]
     n = res["checkpoints"]
     return "\n".join(rows) + (

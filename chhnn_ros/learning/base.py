@@ -119,8 +119,8 @@ class Learner(ABC):
         self.classes_: list[Label] = []
         self.config: dict[str, Any] = {"dim": self.dim, "seed": self.seed}
         self.calibration_: list[np.ndarray] = []  # per class: recent calibration scores (float64)
-        self._threshold: float | None = None  # cached; None = recompute from calibration_
-        self._scale: float | None = None  # cached with it (see known_scale)
+        # (threshold, known_scale), derived from calibration_; None = recompute after it changed
+        self._calibrated: tuple[float, float] | None = None
         self.input_stats = ClassStats(self.dim, normalize=True, scatter=False) if self.input_means else None
 
     # ------------------------------------------------------------------ checks
@@ -243,11 +243,7 @@ class Learner(ABC):
         scores), and −inf before: nothing is rejected until one teach of 20 samples (or several smaller
         ones) has been calibrated.  A score equal to a calibration score up to rounding (a taught view
         seen again) is accepted."""
-        if self._threshold is None:
-            pooled = np.concatenate(self.calibration_) if self.calibration_ else np.zeros(0)
-            q = conformal_quantile(pooled, KNOWN_QUANTILE, MAX_MISS_RATE)
-            self._threshold = q - TIE_TOLERANCE * max(1.0, abs(q)) if np.isfinite(q) else q
-        return self._threshold
+        return self._calibration()[0]
 
     def known_scale(self) -> float:
         """The unit of ``score_known``: how far the median calibration score lies above the threshold
@@ -255,12 +251,17 @@ class Learner(ABC):
         (class log-densities of 1280-d features run to 10⁵); in this unit an operator reads 0 as
         the threshold and 1 as a typical taught view, on any learner.  A positive constant of the
         learner, so the ranking of objects (and the AUROC) is the raw score's."""
-        if self._scale is None:
-            thr = self.threshold()
+        return self._calibration()[1]
+
+    def _calibration(self) -> tuple[float, float]:
+        """(threshold, known_scale) from the pooled calibration scores, cached until they change."""
+        if self._calibrated is None:
             pooled = np.concatenate(self.calibration_) if self.calibration_ else np.zeros(0)
+            q = conformal_quantile(pooled, KNOWN_QUANTILE, MAX_MISS_RATE)
+            thr = q - TIE_TOLERANCE * max(1.0, abs(q)) if np.isfinite(q) else q
             margin = float(np.median(pooled)) - thr if len(pooled) and np.isfinite(thr) else 0.0
-            self._scale = margin if margin > 0.0 else 1.0
-        return self._scale
+            self._calibrated = (thr, margin if margin > 0.0 else 1.0)
+        return self._calibrated
 
     def forget(self, label: Any) -> None:
         """Remove a class; later predictions never return it."""
@@ -274,7 +275,7 @@ class Learner(ABC):
             del self.calibration_[i]
         if self.input_stats is not None:
             self.input_stats.remove(i)
-        self._threshold = self._scale = None
+        self._calibrated = None
 
     def consolidation_steps(self) -> int:
         """The updates :meth:`consolidate` runs by default now (0: nothing to consolidate)."""
@@ -335,7 +336,7 @@ class Learner(ABC):
                 input_stats.grow(n_classes)
         self._set_state(state["state"], list(state["classes"]))
         self.classes_ = list(state["classes"])
-        self.calibration_, self._threshold, self._scale, self.input_stats = calibration, None, None, input_stats
+        self.calibration_, self._calibrated, self.input_stats = calibration, None, input_stats
 
     # ---------------------------------------------------------- open-set calibration
     @staticmethod
@@ -364,7 +365,7 @@ class Learner(ABC):
         for c in np.unique(idx):
             fresh = scores[(idx == c) & np.isfinite(scores)]
             self.calibration_[c] = np.concatenate([self.calibration_[c], fresh])[-CALIBRATION_SIZE:]
-        self._threshold = self._scale = None
+        self._calibrated = None
 
     def _checked_scores(self, X: np.ndarray, task: int | None) -> tuple[np.ndarray, np.ndarray]:
         proba, known = self._open_scores(X, task)

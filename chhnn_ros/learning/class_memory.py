@@ -277,12 +277,13 @@ class GaussianMemory:
         until the class changes, and all classes are scored by a few matrix products.
         """
         X = np.asarray(X, np.float64)
+        every_class = classes is None
         classes = list(range(len(self))) if classes is None else list(classes)
         out = np.full((len(X), len(classes)), -np.inf)
         live = [j for j, c in enumerate(classes) if self.n[c]]
         if not live or not len(X):
             return out
-        if len(classes) == len(self) and classes == list(range(len(self))):
+        if every_class:
             # Every frame scores all classes: their stacked factors are built once per change of
             # the memory, not per call (at hundreds of classes assembling them was most of the cost).
             self.warm()

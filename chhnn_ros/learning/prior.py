@@ -50,6 +50,7 @@ class MaskPrior(nn.Module):
             self.heads = nn.ModuleList(nn.Linear(width, h * k) for h in layer_sizes)
         self.k, self.gate, self.temperature = k, gate, temperature
         self.layer_sizes = tuple(int(h) for h in layer_sizes)
+        self._value_major_cache: tuple[tuple, list[tuple[torch.Tensor, torch.Tensor]]] | None = None
 
     def probs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Per head (B, H, K) softmax probabilities."""
@@ -85,7 +86,7 @@ class MaskPrior(nn.Module):
         """Each head's weight and bias with rows reordered from (H, K) to (K, H), so that its output
         views as (B, K, H); cached until a weight changes (a frozen prior computes it once)."""
         key = tuple((id(p), p._version) for head in self.heads for p in (head.weight, head.bias))
-        cached = getattr(self, "_value_major_cache", None)
+        cached = self._value_major_cache
         if cached is None or cached[0] != key:
             heads = []
             for head, h in zip(self.heads, self.layer_sizes):
