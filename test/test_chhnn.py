@@ -248,6 +248,47 @@ def test_consolidation_builds_the_known_ness_factors_the_next_frames_use(mnist_s
     np.testing.assert_allclose(ln.memory.loglik(x)[:, ::-1], ln.memory.loglik(x, [2, 1, 0]), rtol=1e-12)
 
 
+def _weights_equal(a: CHHNN, b: CHHNN) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.net.state_dict().values(), b.net.state_dict().values()))
+
+
+@pytest.mark.parametrize("memory", ["stats", "exemplars"])
+def test_next_teach_drawn_at_rest_learns_exactly_what_a_teach_without_it_learns(mnist_small, memory):
+    """Consolidation draws the old classes' rows (and masks) of the next teach of a new class; the teach
+    takes them, and learns bit for bit what a copy without them (a loaded state) learns."""
+    torch.set_num_threads(1)
+    ln = CHHNN(784, seed=0, T=2, new_min_steps=2, new_steps=6, consolidate_steps=2, memory=memory)
+    for c in (0, 1, 2):
+        ln.partial_fit(mnist_small[c][0][:20], c)
+        ln.consolidate()
+    assert ln._plan is not None and len(ln._plan.draws) == 2
+    fresh = CHHNN(784, seed=0, T=2, new_min_steps=2, new_steps=6, consolidate_steps=2, memory=memory)
+    fresh.load_state_dict(ln.state_dict())
+    assert fresh._plan is None
+    planned = ln.clone()
+    assert planned._plan is ln._plan  # shared, never written
+    for learner in (planned, fresh):
+        learner.partial_fit(mnist_small[3][0][:20], 3)
+    assert planned.last_steps == fresh.last_steps and _weights_equal(planned, fresh)
+    # The teach really takes the plan: the same plan with other rows learns something else.
+    poisoned = ln.clone()
+    plan = poisoned._plan
+    poisoned._plan = type(plan)(plan.key, tuple(type(d)(d.x[::-1].copy(), d.y[::-1].copy(), d.masks)
+                                                 for d in plan.draws), plan.rng)
+    poisoned.partial_fit(mnist_small[3][0][:20], 3)
+    assert not _weights_equal(poisoned, fresh)
+    # A plan is for one new class on the memory it was drawn from: after any change it is not used.
+    changed, changed_fresh = ln.clone(), CHHNN(784, seed=0, T=2, new_min_steps=2, new_steps=6, memory=memory)
+    changed_fresh.load_state_dict(ln.state_dict())
+    for learner in (changed, changed_fresh):
+        learner.memory.add(0, mnist_small[0][0][20:25])
+        learner.partial_fit(mnist_small[3][0][:20], 3)
+    assert _weights_equal(changed, changed_fresh)
+    retaught = ln.clone()
+    retaught.partial_fit(mnist_small[1][0][20:40], 1)
+    assert ln._plan.key != retaught._old_stream([1], 3)[0]
+
+
 def test_consolidation_replays_known_classes_without_changing_them(mnist_small):
     torch.set_num_threads(1)
     ln = CHHNN(784, seed=0, T=4, new_min_steps=2, new_steps=5, consolidate_steps=0)

@@ -124,6 +124,24 @@ def test_forget_updates_calibration(name: str, digits) -> None:
     assert len(learner.calibration_) == 3 and len(learner.calibration_[2]) > 0
 
 
+@pytest.mark.parametrize("name", ["chhnn", "replay"])
+def test_views_named_wrong_calibrate_only_learners_calibrated_in_sample(name: str, digits) -> None:
+    """A re-teach of class 0 with views the learner names 1 (a person teaching the wrong object): a learner
+    with held-out calibration (CH-HNN) adds no score for them, so they cannot lower its threshold; a
+    learner calibrated in-sample keeps them (its only check on an optimistic calibration)."""
+    learner = taught(name, digits, labels=(0, 1), rounds=1)
+    ones = batch(digits, 1, n=20, offset=40)
+    assert (learner.predict(ones, **kw(learner)) == 1).all()
+    before = [s.copy() for s in learner.calibration_]
+    learner.partial_fit(ones, [0] * 20, **kw(learner))
+    added = len(learner.calibration_[0]) - len(before[0])
+    assert added == (0 if learner.held_out_calibration else 20)
+    assert np.array_equal(learner.calibration_[1], before[1])
+    # Views of class 0 it names right still calibrate.
+    learner.partial_fit(batch(digits, 0, n=20, offset=40), [0] * 20, **kw(learner))
+    assert len(learner.calibration_[0]) > len(before[0]) + added
+
+
 @pytest.mark.parametrize("name", ["ncm", "chhnn"])
 def test_bad_input_and_bad_state_raise_and_change_nothing(name: str, digits) -> None:
     learner = taught(name, digits)

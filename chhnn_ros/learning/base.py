@@ -13,14 +13,16 @@ the class's mean input, learners override it with a better-founded score)
 and calibrates its own threshold from what it was taught: each teach adds
 calibration scores of the taught samples.  For a class the learner already
 knew they are scored *before* the update (test-then-train: exactly how a new
-sample of a known class scores); for a new class the ``_calibration_scores``
+sample of a known class scores; a learner whose new-class scores are held out
+keeps only the views it names right, ``held_out_calibration``); for a new class the ``_calibration_scores``
 hook estimates what a held-out sample would score (the in-sample score by
 default; the statistical learners compute held-out scores of every taught
 sample after the update instead: leave-one-out for NCM and SLDA, held-out
 blocks of the teach for CH-HNN).  Each class keeps its most
 recent :data:`CALIBRATION_SIZE` scores (``forget`` drops them with the
 class); the threshold is the :data:`KNOWN_QUANTILE` quantile of all of them,
-so about 98 % of samples like the taught ones are accepted (with fewer than
+so about 98 % of samples like the taught ones (with ``held_out_calibration``:
+of those it names right) are accepted (with fewer than
 49 scores the smallest score, which accepts n/(n+1) of them; nothing is
 rejected until 19 scores exist: fewer cannot support even 95 %).  One threshold
 for all classes rather than one per class: a quantile of a class's few
@@ -110,6 +112,13 @@ class Learner(ABC):
     #: ``_calibration_scores`` is exact for any taught sample (leave-one-out of class statistics): every
     #: teach is calibrated after the update and nothing is scored before it (one pass instead of two).
     calibrates_all: bool = False
+    #: ``_calibration_scores`` holds a new class's samples out (it is not the in-sample score): then only the
+    #: test-then-train views the learner names right calibrate, so the threshold bounds how many views it
+    #: would name right it turns into "unknown", and a view it would misname is rejected at no cost.
+    #: In-sample calibration is optimistic, and there the misnamed views' low scores are what keep the
+    #: threshold honest (without them XdG, calibrated in-sample, rejected every held-out digit of the
+    #: conformance suite), so those learners keep every view.
+    held_out_calibration: bool = False
 
     def __init__(self, dim: int, seed: int = 0) -> None:
         if not isinstance(dim, int | np.integer) or dim <= 0:
@@ -178,7 +187,11 @@ class Learner(ABC):
         # Test-then-train: samples of classes the learner already knew, scored before it learns them.
         before = None
         if len(old):
-            before = self._known_of(X[old], np.array([self.classes_.index(labels[i]) for i in old]), task)
+            own = np.array([self.classes_.index(labels[i]) for i in old], dtype=np.int64)
+            if self.held_out_calibration:
+                right = np.asarray(self._proba(X[old], task)).argmax(axis=1) == own
+                old, own = old[right], own[right]
+            before = self._known_of(X[old], own, task) if len(old) else None
         for lab in labels:
             if lab not in self.classes_:
                 self.classes_.append(lab)

@@ -65,6 +65,7 @@ from chhnn_ros.learning.prior import (
     shared_random_prior,
 )
 from chhnn_ros.learning.registry import register
+from chhnn_ros.learning.replay_plan import Masks, OldDraw, ReplayPlan, join_masks, make_plan, old_draws, stream_from
 from chhnn_ros.learning.snn import SpikingMLP
 
 META_LAYERS = ("all", "hidden", "head")
@@ -156,6 +157,7 @@ class CHHNN(Learner):
     name = "chhnn"
     # Known-ness comes from the class memory's own statistics (no second copy of class means).
     input_means = False
+    held_out_calibration = True  # a new class is calibrated on held-out blocks of its teach
 
     def __init__(
         self,
@@ -225,6 +227,7 @@ class CHHNN(Learner):
         self.n_consolidations = 0
         self.last_meta_fraction = 0.0
         self.last_steps = 0  # training steps the last teach ran (diagnostics)
+        self._plan: ReplayPlan | None = None  # the next teach's old-class draws, made at rest (shared by copies)
         # The first torch.optim.Optimizer of a process imports torch._dynamo (~2 s measured on a
         # 2-core CPU): pay it when the learner is made, not in the middle of the first teach.
         self._optimizer()
@@ -292,18 +295,21 @@ class CHHNN(Learner):
         loss.backward()
         opt.step()
 
-    def _train_logits(self, xb: np.ndarray, gen: torch.Generator, scale: float) -> torch.Tensor:
-        """Training forward pass: masks of the clean inputs (the prior sees what inference will see),
-        the SNN on the inputs plus training noise."""
+    def _train_logits(self, xb: np.ndarray, gen: torch.Generator, scale: float, old: OldDraw | None = None
+                      ) -> torch.Tensor:
+        """Training forward pass on ``xb`` followed by the ``old`` rows: masks of the clean inputs (the
+        prior sees what inference will see; the old rows bring theirs), the SNN on the inputs plus
+        training noise."""
         x = torch.from_numpy(xb)
-        masks = self._masks(x)
+        masks: Masks = self._masks(x)
+        if old is not None and len(old.x):
+            x, masks = torch.cat([x, torch.from_numpy(old.x)]), join_masks(masks, old.masks)
         return self.net(x + self.config["noise"] * scale * torch.randn(x.shape, generator=gen), masks)
 
-    def _replay_batch(self, X: np.ndarray, idx: np.ndarray, current: list[int], old: list[int], per_class: int,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One class-balanced batch: ``per_class`` samples of every current class (taught samples, and
-        a ``current_replay`` share from the class memory, which holds its earlier teaches) and of
-        every listed old class (from the memory)."""
+    def _current_batch(self, X: np.ndarray, idx: np.ndarray, current: list[int], per_class: int,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A step's rows of the current classes: ``per_class`` of each (taught samples, and a
+        ``current_replay`` share from the class memory, which holds its earlier teaches)."""
         n_mem = int(round(per_class * self.config["current_replay"]))
         xs, ys = [], []
         for c in current:
@@ -311,8 +317,28 @@ class CHHNN(Learner):
             xs.append(own[rng.integers(len(own), size=per_class - n_mem)])
             ys.append(np.full(per_class - n_mem, c, np.int64))
         mem_x, mem_y = self.memory.sample(current, n_mem, rng) if n_mem else (X[:0], idx[:0])
-        old_x, old_y = self.memory.sample(old, per_class, rng)
-        return np.concatenate([*xs, mem_x, old_x]), np.concatenate([*ys, mem_y, old_y])
+        return np.concatenate([*xs, mem_x]), np.concatenate([*ys, mem_y])
+
+    def _old_stream(self, current: list[int], n_classes: int) -> tuple[tuple, list[int], Any]:
+        """(plan key, seed words, draw function) of the old classes' rows of a teach into ``current``
+        with ``n_classes`` classes in all: ``per_class`` rows of every other class per step while they
+        fit in the batch, a random subset of them beyond (a teach touches O(batch) stored samples
+        whatever the class count).  Keyed by everything the draws depend on."""
+        per_class = self._per_class(n_classes)
+        others = [c for c in range(n_classes) if c not in current]
+        n_old = min(len(others), max(1, self.config["batch"] // per_class - len(current)))
+        key = (self.n_updates, self.n_consolidations, self.memory.version, tuple(current), n_classes)
+        return key, [self.seed, self.n_updates], (
+            lambda rng: old_draws(self.memory.sample, self._masks, others, n_old, per_class, rng))
+
+    def _plan_next_teach(self) -> ReplayPlan | None:
+        """The old-class draws of the next teach if it brings one new class (the teach of a robot that
+        is shown a new object), made now, at rest."""
+        n = len(self.classes_)
+        if not n or not self.config["new_min_steps"]:
+            return None
+        key, seed_words, draws = self._old_stream([n], n + 1)
+        return make_plan(key, seed_words, draws, self.config["new_min_steps"])
 
     # ------------------------------------------------------------------ hooks
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:
@@ -321,6 +347,8 @@ class CHHNN(Learner):
         # it trains for new_steps (at least new_min_steps); a re-teach of known classes only refines.
         new_class = len(self.classes_) > self.net.n_out
         steps, min_steps = (cfg["new_steps"], cfg["new_min_steps"]) if new_class else (cfg["steps"], cfg["min_steps"])
+        current = sorted(int(c) for c in np.unique(idx))
+        old_stream = stream_from(self._plan, *self._old_stream(current, len(self.classes_)))  # memory as it was
         for c in range(self.net.n_out, len(self.classes_)):
             self.memory.add_class()
             self.net.add_outputs(1, self._imprint(X[idx == c]))
@@ -331,23 +359,18 @@ class CHHNN(Learner):
 
         rng = np.random.default_rng([self.seed, self.n_updates])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        current = sorted(int(c) for c in np.unique(idx))
-        others = [c for c in range(len(self.classes_)) if c not in current]
-        # Class-balanced batches: the same number of samples of every class in
-        # a step (all old classes while they fit, a random subset beyond), drawn
-        # per step so a teach touches O(batch) stored samples whatever the class count.
+        # Class-balanced batches: the same number of samples of every class in a step, the old classes'
+        # share from their own stream (drawn ahead at rest when it could be, _plan_next_teach).
         per_class = self._per_class(len(self.classes_))
-        max_other = max(1, cfg["batch"] // per_class - len(current))
         opt = self._optimizer()
         scale = float(X.std()) + 1e-6
         self.net.train()
         done = 0
         for step in range(steps):
-            n_old = min(len(others), max_other)
-            old = [int(c) for c in rng.choice(others, size=n_old, replace=False)] if others else []
-            xb, yb = self._replay_batch(X, idx, current, old, per_class, rng)
-            logits = self._train_logits(xb, gen, scale)
-            yb = torch.from_numpy(yb)
+            old = next(old_stream)
+            xb, yb = self._current_batch(X, idx, current, per_class, rng)
+            logits = self._train_logits(xb, gen, scale, old)
+            yb = torch.from_numpy(np.concatenate([yb, old.y]))
             # Stop once a whole (noisy, class-balanced) batch is classified correctly (by
             # stop_margin in probability), after min_steps: a class that is already learned gets
             # few updates, which is faster and less disruptive to the other classes; a margin
@@ -399,9 +422,11 @@ class CHHNN(Learner):
         finally:
             self.net.eval()
         self.n_consolidations += 1
-        # This copy is swapped in for the next frames: build the caches their labelling needs here,
-        # off the frame path (at 500 classes most of a frame's cost when built there).
+        # This copy is swapped in for the next frames and teaches: build the caches their labelling
+        # needs and the next teach's old-class draws here, off the frame and teach paths (at 500 classes
+        # most of a frame's cost when built there; the draws' masks are a fifth of a teach).
         self.memory.warm()
+        self._plan = self._plan_next_teach()
         return steps
 
     @torch.no_grad()
@@ -457,8 +482,8 @@ class CHHNN(Learner):
         """An independent copy that shares the frozen prior: only the SNN and the class memory are copied."""
         new = object.__new__(type(self))
         for key, value in self.__dict__.items():  # reads only: safe while another thread predicts
-            if key == "prior":
-                new.prior = value
+            if key in ("prior", "_plan"):  # frozen / never written: shared
+                new.__dict__[key] = value
             elif key == "net":
                 new.net = self._copy_net(value.n_out, value.state_dict())
             elif key == "memory":
@@ -501,6 +526,7 @@ class CHHNN(Learner):
         if len(memory) != len(classes):
             raise ValueError("CH-HNN state has a class memory of another length than its class list")
         self.net, self.prior, self.prior_source, self.memory = net, prior, source, memory
+        self._plan = None
         self.n_updates = int(state.get("n_updates", 0))
         self.n_consolidations = int(state.get("n_consolidations", 0))
 

@@ -56,15 +56,18 @@ class ExemplarMemory:
             raise ValueError("memory per class must be >= 1")
         self.dim, self.per_class, self.seed = dim, per_class, seed
         self.store = ClassReservoirs((dim,), torch.float16)
+        self.version = 0  # counts changes: what is derived from the contents is valid for one version
 
     def __len__(self) -> int:
         return len(self.store)
 
     def add_class(self) -> None:
         self.store.grow(len(self.store) + 1)
+        self.version += 1
 
     def remove_class(self, i: int) -> None:
         self.store.remove(i)
+        self.version += 1
 
     def add(self, i: int, X: np.ndarray) -> None:
         """Every sample ever offered to class ``i`` is kept with equal probability."""
@@ -72,6 +75,7 @@ class ExemplarMemory:
         rng = np.random.default_rng([self.seed, i, self.store.seen[i]])
         rows = torch.from_numpy(np.asarray(X, np.float32))
         self.store.offer([i] * len(rows), rows, self.per_class, rng)
+        self.version += 1
 
     def rows(self, c: int) -> np.ndarray:
         """The stored features of class ``c``, float32."""
@@ -131,6 +135,7 @@ class ExemplarMemory:
     def load(self, state: dict[str, Any]) -> None:
         self.store = self.store.load({"store": state["items"], "seen": state["seen"]}, len(state["items"]),
                                      "CH-HNN exemplar memory")
+        self.version += 1
 
 
 #: Contiguous blocks a teach is split into for its held-out calibration scores.
@@ -190,6 +195,7 @@ class GaussianMemory:
         self._spread_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._density_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]] = {}
         self._stacked: tuple[np.ndarray, ...] | None = None  # all classes' factors (see loglik)
+        self.version = 0  # counts changes: what is derived from the contents is valid for one version
 
     @staticmethod
     def class_nbytes(dim: int, rank: int) -> int:
@@ -201,6 +207,7 @@ class GaussianMemory:
     def add_class(self) -> None:
         self.n.append(0)
         self._stacked = None
+        self.version += 1
         self.mean.append(np.zeros(self.dim, np.float32))
         self.var.append(np.zeros(self.dim, np.float32))
         self.U.append(np.zeros((0, self.dim), np.float16))
@@ -212,6 +219,7 @@ class GaussianMemory:
         self._spread_cache.clear()  # class indices shift
         self._density_cache.clear()
         self._stacked = None
+        self.version += 1
 
     def add(self, i: int, X: np.ndarray) -> None:
         X = np.asarray(X, np.float64)
@@ -228,6 +236,7 @@ class GaussianMemory:
         self._spread_cache.pop(i, None)
         self._density_cache.pop(i, None)
         self._stacked = None
+        self.version += 1
         self.n[i] = n + m
         self.mean[i] = (mu + delta * (m / (n + m))).astype(np.float32)
         self.var[i] = var.astype(np.float32)
@@ -402,6 +411,7 @@ class GaussianMemory:
         self._spread_cache.clear()
         self._density_cache.clear()
         self._stacked = None
+        self.version += 1
 
 
 #: Shrinkage of the known-ness density towards a round one: the residual variance of each dimension
