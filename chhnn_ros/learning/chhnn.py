@@ -327,7 +327,8 @@ class CHHNN(Learner):
         """(plan key, seed words, draw function) of the old classes' rows of a teach into ``current``
         with ``n_classes`` classes in all: ``per_class`` rows of every other class per step while they
         fit in the batch, a random subset of them beyond (a teach touches O(batch) stored samples
-        whatever the class count).  Keyed by everything the draws depend on."""
+        whatever the class count).  Keyed by everything the draws depend on, and by the consolidation
+        that drew the plan."""
         per_class = self._per_class(n_classes)
         others = [c for c in range(n_classes) if c not in current]
         n_old = min(len(others), max(1, self.config["batch"] // per_class - len(current)))
@@ -428,7 +429,7 @@ class CHHNN(Learner):
         self.n_consolidations += 1
         # This copy is swapped in for the next frames and teaches: build the caches their labelling
         # needs and the next teach's old-class draws here, off the frame and teach paths (at 500 classes
-        # most of a frame's cost when built there; the draws' masks are a fifth of a teach).
+        # most of a frame's cost when built there; the draws and their masks are about a third of a teach).
         self.memory.warm()
         self._plan = self._plan_next_teach()
         return steps

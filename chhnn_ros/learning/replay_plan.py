@@ -47,6 +47,10 @@ class ReplayPlan:
     rng: np.random.Generator
 
 
+def _stream_rng(seed_words: list[int]) -> np.random.Generator:
+    return np.random.default_rng([*seed_words, OLD_STREAM])
+
+
 def old_draws(sample: Callable[[list[int], int, np.random.Generator], tuple[np.ndarray, np.ndarray]],
               masks: Callable[[torch.Tensor], Masks], others: list[int], n_old: int, per_class: int,
               rng: np.random.Generator) -> Iterator[OldDraw]:
@@ -63,13 +67,13 @@ def stream_from(plan: ReplayPlan | None, key: tuple, seed_words: list[int],
     was made for it, else the stream drawn from its seed."""
     if plan is not None and plan.key == key:
         return itertools.chain(plan.draws, draws(copy.deepcopy(plan.rng)))
-    return draws(np.random.default_rng([*seed_words, OLD_STREAM]))
+    return draws(_stream_rng(seed_words))
 
 
 def make_plan(key: tuple, seed_words: list[int], draws: Callable[[np.random.Generator], Iterator[OldDraw]],
               steps: int) -> ReplayPlan:
     """Draw the first ``steps`` steps of the stream a teach with ``key`` would draw."""
-    rng = np.random.default_rng([*seed_words, OLD_STREAM])
+    rng = _stream_rng(seed_words)
     return ReplayPlan(key, tuple(itertools.islice(draws(rng), steps)), rng)
 
 
