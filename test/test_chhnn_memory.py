@@ -169,7 +169,7 @@ def test_older_state_with_exemplars_and_embedded_prior_still_loads(digits):
 def test_class_log_density_matches_scipy_and_scores_only_the_asked_classes():
     from scipy.stats import multivariate_normal
 
-    from chhnn_ros.learning.class_memory import VAR_FLOOR
+    from chhnn_ros.learning.class_memory import MIN_REL_VAR, VAR_FLOOR
 
     rng = np.random.default_rng(2)
     mem = GaussianMemory(30, budget=GaussianMemory.class_nbytes(30, 3))
@@ -182,7 +182,8 @@ def test_class_log_density_matches_scipy_and_scores_only_the_asked_classes():
     assert ll.shape == (7, 4) and np.isneginf(ll[:, 3]).all()
     for c in range(3):
         U, lam = mem.U[c].astype(np.float64), mem.s[c] / mem.n[c]
-        D = np.clip(mem.var[c] - lam @ U**2, 0, None) + VAR_FLOOR * mem.var[c].mean()
+        floor = max(VAR_FLOOR * mem.var[c].mean(), MIN_REL_VAR * (mem.mean[c] ** 2 + mem.var[c]).mean())
+        D = np.clip(mem.var[c] - lam @ U**2, 0, None) + floor
         ref = multivariate_normal(mem.mean[c], (U.T * lam) @ U + np.diag(D)).logpdf(X) + 15 * np.log(2 * np.pi)
         np.testing.assert_allclose(ll[:, c], ref, rtol=1e-6)
     np.testing.assert_allclose(mem.loglik(X, [2, 0]), ll[:, [2, 0]])

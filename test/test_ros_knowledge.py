@@ -165,3 +165,17 @@ def test_the_learning_thread_consolidates_after_a_teach_when_idle(tmp_path):
         loop.stop()
     assert [s.state for s in statuses] == ["learned", "learned"]
     assert k.learner.n_consolidations >= 1 and k.database_version == 2 and loop.last_consolidate_ms > 0
+
+
+def test_a_teach_of_one_view_says_how_to_fix_it(tmp_path):
+    from chhnn_ros.app.learning_loop import ONE_VIEW_HINT, LearningLoop, TeachJob
+
+    k = Knowledge("ncm", "", 0, "", False, feature_dim=6)
+    loop = LearningLoop(k, lambda s: None, lambda: None, lambda m: None)
+    try:
+        still = loop.run(TeachJob("a", X(1.0, 20), 1, "enc"))
+        moving = loop.run(TeachJob("b", X(-1.0, 20), 5, "enc"))
+    finally:
+        loop.stop()
+    assert still.state == moving.state == "learned"
+    assert still.message.endswith(ONE_VIEW_HINT) and ONE_VIEW_HINT not in moving.message

@@ -23,6 +23,12 @@ import numpy as np
 from chhnn_ros.app.knowledge import Knowledge, StaleUpdate
 from chhnn_ros.app.teaching import TeachStatus
 
+#: Added to the status of a teach whose samples were all one view: its class is recognised from about
+#: that view only (the learner cannot know how the object looks from elsewhere), and the operator is
+#: the one who can fix that.
+ONE_VIEW_HINT = ("; all samples were one view, so it is recognised from about that view only: teach it "
+                 "again while the object or the camera moves")
+
 
 @dataclass(frozen=True)
 class TeachJob:
@@ -92,8 +98,11 @@ class LearningLoop:
             if isinstance(job, TeachJob):
                 version = k.teach(job.label, job.features, job.encoder)
                 n = len(job.features)
-                status = TeachStatus("learned", job.label, f"learned {job.label!r} from {n} samples ({job.views} "
-                                     f"distinct views) in {time.monotonic() - t0:.2f} s", n, n, job.views)
+                text = (f"learned {job.label!r} from {n} samples ({job.views} distinct views) in "
+                        f"{time.monotonic() - t0:.2f} s")
+                if job.views == 1 and n > 1:
+                    text += ONE_VIEW_HINT
+                status = TeachStatus("learned", job.label, text, n, n, job.views)
             else:
                 version = k.forget(job.label)
                 status = TeachStatus("forgotten", job.label, f"forgot {job.label!r}")

@@ -260,10 +260,11 @@ class Learner(ABC):
 
     def known_scale(self) -> float:
         """The unit of ``score_known``: how far the median calibration score lies above the threshold
-        (1 while that is undefined).  Raw known-ness has a scale of its own for every learner and data
-        (class log-densities of 1280-d features run to 10⁵); in this unit an operator reads 0 as
-        the threshold and 1 as a typical taught view, on any learner.  A positive constant of the
-        learner, so the ranking of objects (and the AUROC) is the raw score's."""
+        (1 while that is undefined: no scores yet, or all of them equal).  Raw known-ness has a scale
+        of its own for every learner and data (class log-densities of 1280-d features run to 10⁵); in
+        this unit an operator reads 0 as the threshold and 1 as a typical taught view, on any learner.
+        A positive constant of the learner, so the ranking of objects (and the AUROC) is the raw
+        score's."""
         return self._calibration()[1]
 
     def _calibration(self) -> tuple[float, float]:
@@ -273,7 +274,9 @@ class Learner(ABC):
             q = conformal_quantile(pooled, KNOWN_QUANTILE, MAX_MISS_RATE)
             thr = q - TIE_TOLERANCE * max(1.0, abs(q)) if np.isfinite(q) else q
             margin = float(np.median(pooled)) - thr if len(pooled) and np.isfinite(thr) else 0.0
-            self._calibrated = (thr, margin if margin > 0.0 else 1.0)
+            # Scores that are all equal (one view taught) leave only the tie slack as a margin: no unit.
+            undefined = margin <= 2.0 * TIE_TOLERANCE * max(1.0, abs(q))
+            self._calibrated = (thr, 1.0 if undefined else margin)
         return self._calibrated
 
     def forget(self, label: Any) -> None:
