@@ -35,6 +35,7 @@ from chhnn_ros.params import NODE_PARAMS, check_params_file
 from chhnn_ros.ros import qos
 from chhnn_ros.ros.dds import allocate_domain, configure_process, dds_env, release_domain
 from chhnn_ros.ros.messages import KINDS
+from chhnn_ros.ros.parent import STOP_WITH_PARENT_ENV
 
 NODES = ("camera", "detector", "encoder", "classifier")
 MODES = ("inprocess", "processes", "oneprocess")
@@ -43,12 +44,14 @@ ERROR_RE = re.compile(r"^\[(ERROR|FATAL)\]|^Traceback \(most recent call last\)"
 
 
 def child_env(domain: int | None) -> dict[str, str]:
-    """Environment of a node process: this one's, the DDS settings, offline hubs, and PYTHONPATH reaching the
-    ``chhnn_ros`` this process imported (so a checkout's tests run the checkout's nodes)."""
+    """Environment of a node process: this one's, the DDS settings, offline hubs, PYTHONPATH reaching the
+    ``chhnn_ros`` this process imported (so a checkout's tests run the checkout's nodes), and the request
+    to stop when this process dies (:mod:`chhnn_ros.ros.parent`)."""
     root = str(Path(chhnn_ros.__file__).resolve().parents[1])
     path = os.environ.get("PYTHONPATH", "")
     env = {**os.environ, **dds_env(domain), "YOLO_OFFLINE": os.environ.get("YOLO_OFFLINE", "1"),
-           "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONUNBUFFERED": "1"}
+           "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "PYTHONUNBUFFERED": "1",
+           STOP_WITH_PARENT_ENV: "1"}
     if root not in path.split(os.pathsep):
         env["PYTHONPATH"] = root + (os.pathsep + path if path else "")
     return env

@@ -21,6 +21,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from chhnn_ros.params import UNSET, check_params_file, params_for
+from chhnn_ros.ros.parent import STOP_WITH_PARENT_ENV
 
 PACKAGE = "chhnn_ros"
 # launch argument → the nodes and parameter it sets (when given)
@@ -44,7 +45,9 @@ def _nodes(context, *_args, **_kwargs) -> list:
         if arg[name] != UNSET:
             for node in nodes:
                 given[node][param] = _typed(node, param, arg[name])
-    common = {"package": PACKAGE, "namespace": arg["namespace"], "output": "screen"}
+    # The nodes stop when this launch dies, even by SIGTERM (which ros2 launch does not forward).
+    common = {"package": PACKAGE, "namespace": arg["namespace"], "output": "screen",
+              "additional_env": {STOP_WITH_PARENT_ENV: "1"}}
     sim_time = {"use_sim_time": arg["use_sim_time"].lower() == "true"}
     image = [("image_raw", arg["image_topic"])]
     out = [Node(executable=f"{node}_node", name=node, parameters=[arg["params_file"], sim_time, given[node]],

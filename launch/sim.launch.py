@@ -23,6 +23,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from chhnn_ros.ros.parent import STOP_WITH_PARENT_ENV
+
 PACKAGE = "chhnn_ros"
 IMAGE_TOPIC = "/camera/image_raw"  # the ros_topic_name of the image in config/gz_bridge.yaml
 BOXES_TOPIC = "/camera/boxes"  # and of the boundingbox_camera's boxes
@@ -65,7 +67,7 @@ def generate_launch_description() -> LaunchDescription:
     # Ground-truth boxes → the 'truth' topic of the groundtruth detector (in the perception namespace).
     truth = Node(package=PACKAGE, executable="gz_truth_node", name="gz_truth", output="screen",
                  namespace=LaunchConfiguration("namespace"), parameters=[{"use_sim_time": True}],
-                 remappings=[("boxes", BOXES_TOPIC)])
+                 remappings=[("boxes", BOXES_TOPIC)], additional_env={STOP_WITH_PARENT_ENV: "1"})
     perception = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution([share, "launch", "perception.launch.py"])),
         launch_arguments={

@@ -5,7 +5,9 @@ executables), ``ros2 node list``, ``ros2 topic pub/echo``, ``ros2 service call``
 launch argument overrides it; the perception part of sim.launch.py (``use_camera:=false`` and an
 image topic) fed by a test publisher."""
 
+import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -172,3 +174,26 @@ def test_perception_on_an_external_camera_topic(env, tmp_path):
         code = launch.stop()
         probe.stop()
     assert code == 0, launch.text()[-3000:]
+
+
+def test_the_nodes_stop_when_the_launch_is_killed(env, tmp_path):
+    """ros2 launch exits on SIGTERM without stopping its nodes; ours stop themselves when it is gone."""
+    launch = Launch(env, tmp_path / "launch.log", f"params_file:={params_file(tmp_path)}")
+    pids: list[int] = []
+    try:
+        wait_nodes(env, launch, NODES)
+        pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", launch.text())]
+        assert len(pids) == len(NODES), launch.text()[-3000:]
+        launch.proc.send_signal(signal.SIGTERM)  # the launch process only, as `kill PID` does
+        launch.proc.wait(30)
+        end = time.monotonic() + 40.0
+        while time.monotonic() < end and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(0.5)
+        left = [p for p in pids if Path(f"/proc/{p}").exists()]
+        assert not left, f"nodes {left} outlived the launch:\n{launch.text()[-3000:]}"
+    finally:
+        for p in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+        launch.stop()
+    assert "Traceback" not in launch.text(), launch.text()[-3000:]

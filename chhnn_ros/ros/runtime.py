@@ -25,6 +25,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
 from chhnn_ros.params import check_params_file
+from chhnn_ros.ros.parent import stop_with_parent
 
 
 def init(args: Sequence[str] | None) -> None:
@@ -174,6 +175,7 @@ def main_for(factories: Sequence[Callable[[], Node]], args: Sequence[str] | None
     argv = list(sys.argv if args is None else args)
     stop = threading.Event()
     install_stop_handlers(stop)
+    stop_with_parent()  # after the handlers: a launcher that died meanwhile stops us cleanly
     try:
         init(argv)
     except RuntimeError as exc:  # rcl's RCLError: e.g. a malformed --ros-args rule
