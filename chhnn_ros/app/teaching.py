@@ -33,15 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from chhnn_ros.learning.base import SAME_VIEW_COSINE
 from chhnn_ros.perception.crops import iou, select_target
 from chhnn_ros.perception.types import Detection
 
 MAX_LABEL_CHARS = 64
 MAX_SAMPLES = 500
 _KEYS = {"label", "samples", "box", "track_id", "forget"}
-# Two samples whose features are this similar (cosine) count as one view: a static camera on a
-# static object gives identical crops, whose features differ only by float rounding.
-SAME_VIEW_COSINE = 0.999
 STATES = ("collecting", "learned", "forgotten", "error")
 
 

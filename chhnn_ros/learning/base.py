@@ -62,6 +62,11 @@ MAX_MISS_RATE = 0.05
 TIE_TOLERANCE = 1e-6
 #: Most recent calibration scores kept per class (they follow the learner as it changes).
 CALIBRATION_SIZE = 64
+#: Two views whose features are this similar (cosine) are one view: a still camera on a still object
+#: gives identical crops, whose features differ only by rounding.  A teach counts its distinct views
+#: by it, and no learner's calibration asks a new view to be closer than this to the taught ones (a
+#: teach of one view would otherwise accept that exact view and nothing else).
+SAME_VIEW_COSINE = 0.999
 
 
 def pack_calibration(scores: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:

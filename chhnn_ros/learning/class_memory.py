@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from chhnn_ros.learning.base import SAME_VIEW_COSINE
 from chhnn_ros.learning.reservoir import ClassReservoirs
 
 MEMORY_KINDS = ("stats", "exemplars")
@@ -437,10 +438,11 @@ VAR_FLOOR = 0.1
 #: it a teach of one view (a still object before a still camera: every sample the same crop) has zero
 #: variance, and every other view, however close, is infinitely unlikely.  At this floor such a class
 #: accepts views whose features are within ~4.5 % of the taught one (‖x − μ‖² ≤ 0.002·‖μ‖², cosine
-#: ≈ 0.999: what a teach counts as the same view).  A class taught from several views varies far more
-#: (variance / E[x²] per class, 20 views: sim objects >= 0.12, split-Fashion >= 0.18, split-MNIST >=
-#: 0.38, against the 0.02 below which this floor exceeds :data:`VAR_FLOOR`'s), so it is left as it is.
-MIN_REL_VAR = 0.002
+#: ≈ 0.999: what a teach counts as the same view, :data:`SAME_VIEW_COSINE`).  A class taught from
+#: several views varies far more (variance / E[x²] per class, 20 views: sim objects >= 0.12,
+#: split-Fashion >= 0.18, split-MNIST >= 0.38, against the 0.02 below which this floor exceeds
+#: :data:`VAR_FLOOR`'s), so it is left as it is.
+MIN_REL_VAR = 2.0 * (1.0 - SAME_VIEW_COSINE)
 
 
 def make_memory(kind: str, dim: int, per_class: int, budget: int, seed: int) -> ExemplarMemory | GaussianMemory:

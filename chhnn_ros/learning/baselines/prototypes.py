@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from chhnn_ros.learning.base import Learner, softmax
+from chhnn_ros.learning.base import SAME_VIEW_COSINE, Learner, softmax
 from chhnn_ros.learning.checks import check_positive
 from chhnn_ros.learning.class_stats import ClassStats
 from chhnn_ros.learning.registry import register
@@ -53,8 +53,9 @@ class NCM(Learner):
         return softmax(self.config["scale"] * cos), cos
 
     def _calibration_scores(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> np.ndarray:
-        """Leave-one-out cosine of each taught sample (NaN for a class of one sample)."""
-        return self.stats.loo_cosine(X, idx).numpy()
+        """Leave-one-out cosine of each taught sample (NaN for a class of one sample), at most
+        :data:`SAME_VIEW_COSINE`: the samples of a teach of one view coincide with their class mean."""
+        return np.minimum(self.stats.loo_cosine(X, idx).numpy(), SAME_VIEW_COSINE)
 
     def _forget(self, index: int) -> None:
         self.stats.remove(index)
