@@ -175,7 +175,9 @@ def test_a_teach_of_one_view_says_how_to_fix_it(tmp_path):
     try:
         still = loop.run(TeachJob("a", X(1.0, 20), 1, "enc"))
         moving = loop.run(TeachJob("b", X(-1.0, 20), 5, "enc"))
+        again = loop.run(TeachJob("b", X(-1.0, 20), 1, "enc"))  # a known class keeps its views
     finally:
         loop.stop()
-    assert still.state == moving.state == "learned"
-    assert still.message.endswith(ONE_VIEW_HINT) and ONE_VIEW_HINT not in moving.message
+    assert still.state == moving.state == again.state == "learned"
+    assert still.message.endswith(ONE_VIEW_HINT)
+    assert ONE_VIEW_HINT not in moving.message and ONE_VIEW_HINT not in again.message

@@ -23,9 +23,9 @@ import numpy as np
 from chhnn_ros.app.knowledge import Knowledge, StaleUpdate
 from chhnn_ros.app.teaching import TeachStatus
 
-#: Added to the status of a teach whose samples were all one view: its class is recognised from about
-#: that view only (the learner cannot know how the object looks from elsewhere), and the operator is
-#: the one who can fix that.
+#: Added to the status of a teach of a new class whose samples were all one view: the class is
+#: recognised from about that view only (the learner cannot know how the object looks from
+#: elsewhere), and the operator is the one who can fix that.
 ONE_VIEW_HINT = ("; all samples were one view, so it is recognised from about that view only: teach it "
                  "again while the object or the camera moves")
 
@@ -96,11 +96,12 @@ class LearningLoop:
         k = self.knowledge
         try:
             if isinstance(job, TeachJob):
+                new = job.label not in k.classes()
                 version = k.teach(job.label, job.features, job.encoder)
                 n = len(job.features)
                 text = (f"learned {job.label!r} from {n} samples ({job.views} distinct views) in "
                         f"{time.monotonic() - t0:.2f} s")
-                if job.views == 1 and n > 1:
+                if new and job.views == 1 and n > 1:  # a known class keeps the views it had
                     text += ONE_VIEW_HINT
                 status = TeachStatus("learned", job.label, text, n, n, job.views)
             else:
