@@ -59,6 +59,7 @@ def test_a_teach_of_one_still_view_is_recognised_near_that_view(learner, views, 
     labeller = Labeller("unknown")
     pred = k.predict(np.concatenate([still[None], near]))
     assert [o.label for o in labeller.label([Detection(0, 0, 10, 10)] * 21, pred)] == ["duck"] * 21
+    assert 0.9 <= pred.known_scores[0] <= 1.1  # the taught view reads 1, as a typical one does
     others = views["test"][views["y_test"] != "duck"]
     pred = k.predict(others)
     assert all(o.label == "unknown" for o in labeller.label([Detection(0, 0, 10, 10)] * len(others), pred))

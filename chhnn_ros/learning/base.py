@@ -265,7 +265,7 @@ class Learner(ABC):
 
     def known_scale(self) -> float:
         """The unit of ``score_known``: how far the median calibration score lies above the threshold
-        (1 while that is undefined: no scores yet, or all of them equal).  Raw known-ness has a scale
+        (:meth:`_unit_without_spread` while that is undefined).  Raw known-ness has a scale
         of its own for every learner and data (class log-densities of 1280-d features run to 10⁵); in
         this unit an operator reads 0 as the threshold and 1 as a typical taught view, on any learner.
         A positive constant of the learner, so the ranking of objects (and the AUROC) is the raw
@@ -281,7 +281,7 @@ class Learner(ABC):
             margin = float(np.median(pooled)) - thr if len(pooled) and np.isfinite(thr) else 0.0
             # Scores that are all equal (one view taught) leave only the tie slack as a margin: no unit.
             undefined = margin <= 2.0 * TIE_TOLERANCE * max(1.0, abs(q))
-            self._calibrated = (thr, 1.0 if undefined else margin)
+            self._calibrated = (thr, self._unit_without_spread() if undefined else margin)
         return self._calibrated
 
     def forget(self, label: Any) -> None:
@@ -430,6 +430,12 @@ class Learner(ABC):
         rows = np.arange(len(idx))
         proba = np.asarray(self._proba(X, task), dtype=np.float64)[rows, idx]
         return proba * self.input_stats.loo_cosine(X, idx).numpy().clip(min=0.0)
+
+    def _unit_without_spread(self) -> float:
+        """The unit of ``score_known`` while the calibration scores have no spread (no scores yet, or a
+        teach of one view whose samples all score alike): the margin of a taught view above the
+        threshold by the score's own construction, so that view still reads about 1.  Default 1."""
+        return 1.0
 
     @abstractmethod
     def _fit(self, X: np.ndarray, idx: np.ndarray, task: int | None) -> None:

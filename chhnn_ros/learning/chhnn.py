@@ -561,6 +561,11 @@ class CHHNN(Learner):
             out[rows] = self.memory.held_out_loglik(X[rows])
         return out
 
+    def _unit_without_spread(self) -> float:
+        """A taught view at its class mean lies d/2 above a typical sample of the class's Gaussian
+        (Mahalanobis distance² = d), where held-out calibration scores stop."""
+        return self.dim / 2.0
+
     # -------------------------------------------------------------- reporting
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.net.parameters())

@@ -57,6 +57,10 @@ class NCM(Learner):
         :data:`SAME_VIEW_COSINE`: the samples of a teach of one view coincide with their class mean."""
         return np.minimum(self.stats.loo_cosine(X, idx).numpy(), SAME_VIEW_COSINE)
 
+    def _unit_without_spread(self) -> float:
+        """A taught view (cosine 1) lies 1 − :data:`SAME_VIEW_COSINE` above a threshold at that cosine."""
+        return 1.0 - SAME_VIEW_COSINE
+
     def _forget(self, index: int) -> None:
         self.stats.remove(index)
 
