@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scale": ("teach and predict cost, memory file size up to hundreds of classes", "chhnn_ros.bench.scale:main"),
     "ablation": ("CH-HNN mechanism and memory ablations over streams and seeds", "chhnn_ros.bench.ablation:main"),
     "openset": ("open set: known vs never-taught classes, calibrated rejection", "chhnn_ros.bench.openset:main"),
+    "openset-bounds": ("open set: what reference scores with every training sample could reject",
+                       "chhnn_ros.bench.openset_bounds:main"),
 }
 DEFAULT_METHODS = "chhnn,ncm,slda,ewc,si,finetune"
 FULL_SIZES = (1000, 500)  # train / test samples per class
