@@ -176,6 +176,18 @@ def test_perception_on_an_external_camera_topic(env, tmp_path):
     assert code == 0, launch.text()[-3000:]
 
 
+def _where(pids: list[int]) -> str:
+    """Each process's state and the kernel function each of its threads waits in (why it did not stop)."""
+    out = []
+    for p in pids:
+        with contextlib.suppress(OSError):
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+            state = next(line for line in lines if line.startswith("State"))
+            waits = sorted({t.joinpath("wchan").read_text() for t in Path(f"/proc/{p}/task").iterdir()})
+            out.append(f"{p}: {state}, threads wait in {waits}")
+    return "; ".join(out)
+
+
 def test_the_nodes_stop_when_the_launch_is_killed(env, tmp_path):
     """ros2 launch exits on SIGTERM without stopping its nodes; ours stop themselves when it is gone."""
     launch = Launch(env, tmp_path / "launch.log", f"params_file:={params_file(tmp_path)}")
@@ -190,7 +202,7 @@ def test_the_nodes_stop_when_the_launch_is_killed(env, tmp_path):
         while time.monotonic() < end and any(Path(f"/proc/{p}").exists() for p in pids):
             time.sleep(0.5)
         left = [p for p in pids if Path(f"/proc/{p}").exists()]
-        assert not left, f"nodes {left} outlived the launch:\n{launch.text()[-3000:]}"
+        assert not left, f"nodes {left} outlived the launch ({_where(left)}):\n{launch.text()[-3000:]}"
     finally:
         for p in pids:
             with contextlib.suppress(ProcessLookupError):

@@ -23,6 +23,12 @@ from chhnn_ros.graph import Graph
 from chhnn_ros.ros.messages import frame_key, frame_sec
 
 TEACH_TIMEOUT_S = 90.0
+#: A teach takes a sample at most this often (``teach_interval``) and the demo changes the view a
+#: little more often, so that every sample of a teach is a view of its own.  With the view changed
+#: every 0.4 s and samples at the camera's 10 Hz, 12 samples were 3-4 views, and a class taught from
+#: so few was not recognised at its second place in the quadruped's row.
+SAMPLE_PERIOD_S = 0.25
+VIEW_PERIOD_S = 0.2
 FIRST_RESULT_TIMEOUT_S = 120.0  # model loading on a busy machine
 
 
@@ -39,7 +45,7 @@ class PerceptionGraph:
                   "width": width, "height": height, "sim_reset_every": 0, "publish_truth": True,
                   "sim_process": False, "sim_cache": 0,  # the demo moves the robot in this process's scene
                   "detector": "groundtruth", "encoder": encoder, "device": "cpu", "learner": learner,
-                  "teach_samples": teach_samples, "teach_interval": 0.0,  # the demo varies the view itself
+                  "teach_samples": teach_samples, "teach_interval": SAMPLE_PERIOD_S,
                   "memory_path": f"{self._work.name}/memory.pt"}
         try:
             self.graph = Graph(Path(self._work.name), {"**": params}, mode="inprocess", namespace=namespace,
@@ -82,7 +88,7 @@ class PerceptionGraph:
 
     # -------------------------------------------------------------------------------------------- teaching
     def teach(self, label: str, track_id: int, vary: Callable[[int], None] | None = None,
-              vary_period: float = 0.4) -> dict:
+              vary_period: float = VIEW_PERIOD_S) -> dict:
         """Teach the object the person points at (its track id) as ``label`` over the ``teach`` topic;
         ``vary(i)`` changes the view every ``vary_period`` s while samples are collected.  Final status."""
         done: list[dict | None] = []
