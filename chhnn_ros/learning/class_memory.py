@@ -343,8 +343,9 @@ class GaussianMemory:
         floor alone); the residual variance scaled by n/(n−1−r), the degrees of freedom the r fitted
         directions leave it; and shrunk towards its mean over dimensions with the weight of
         :data:`PRIOR_SAMPLES` samples.  With one teach a class, held-out scores then match fresh
-        views' (median Mahalanobis distance² on split-Fashion 580-970 held out against 700-880 fresh,
-        before 3,300-3,800 against 1,700-2,400).  A class of hundreds of samples is hardly changed."""
+        views' (median Mahalanobis distance² on split-Fashion 580-970 held out against 700-880 fresh;
+        without these terms 3,300-3,800 against 1,700-2,400).  A class of hundreds of samples is hardly
+        changed."""
         if c not in self._density_cache:
             n = self.n[c]
             U = self.U[c].astype(np.float64)
