@@ -32,9 +32,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from chhnn_ros.learning.base import Learner
 
 DEFAULT_METHODS = "chhnn,ncm,slda,replay,joint"
 METRICS = ("auroc", "fpr95", "open_acc", "known_acc_closed", "known_acc_open", "unknown_reject")
@@ -121,26 +124,43 @@ def open_metrics(known: np.ndarray, correct: np.ndarray, accepted: np.ndarray, s
     }
 
 
-def run_seed(method: str, seed: int, data: OpenSetData, teach_size: int) -> dict[str, Any]:
-    """Teach the known classes (the ``cl`` protocol), score every test sample; :class:`Skip` on failure."""
-    from chhnn_ros.bench.protocol import EVAL_BATCH, Skip, build, teach_step
+def teach_known(method: str, seed: int, data: OpenSetData, teach_size: int,
+                update_ms: list[float] | None = None) -> Learner:
+    """``method`` taught the known classes with the ``cl`` protocol; each teach's duration (ms) is
+    appended to ``update_ms``.  :class:`~chhnn_ros.bench.protocol.Skip` if a teach fails."""
+    from chhnn_ros.bench.protocol import build, teach_step
 
     learner = build(method, int(data.X_train.shape[1]), seed, "class-il")
     rng = np.random.default_rng(seed)
-    update_ms: list[float] = []
-    t0 = time.perf_counter()
     for k in range(data.stream.n_steps):
         teach_step(learner, data.stream, data.X_train, k, teach_size, rng, update_ms)
+    return learner
+
+
+def score_test(learner: Learner, data: OpenSetData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(correct, known-ness, accepted) of every test sample: its nearest class is its class, the
+    learner's ``score_known``, and its calibrated decision."""
+    from chhnn_ros.bench.protocol import EVAL_BATCH
+
+    parts = [learner.predict_open_detail(data.X_test[i : i + EVAL_BATCH])
+             for i in range(0, len(data.X_test), EVAL_BATCH)]
+    nearest = np.concatenate([p.nearest for p in parts])
+    correct = np.array([a == b for a, b in zip(nearest, data.y_test)], dtype=bool)
+    return correct, np.concatenate([p.known for p in parts]), np.concatenate([p.accepted for p in parts])
+
+
+def run_seed(method: str, seed: int, data: OpenSetData, teach_size: int) -> dict[str, Any]:
+    """Teach the known classes (the ``cl`` protocol), score every test sample; :class:`Skip` on failure."""
+    from chhnn_ros.bench.protocol import Skip
+
+    update_ms: list[float] = []
+    t0 = time.perf_counter()
+    learner = teach_known(method, seed, data, teach_size, update_ms)
     t1 = time.perf_counter()
     try:
-        parts = [learner.predict_open_detail(data.X_test[i : i + EVAL_BATCH])
-                 for i in range(0, len(data.X_test), EVAL_BATCH)]
+        correct, score, accepted = score_test(learner, data)
     except Exception as exc:  # noqa: BLE001 - a failing method must not end the benchmark
         raise Skip(f"open-set scoring failed: {type(exc).__name__}: {exc}") from exc
-    nearest = np.concatenate([p.nearest for p in parts])
-    score = np.concatenate([p.known for p in parts])
-    accepted = np.concatenate([p.accepted for p in parts])
-    correct = np.array([a == b for a, b in zip(nearest, data.y_test)], dtype=bool)
     out: dict[str, Any] = {"seed": seed, **open_metrics(data.known, correct, accepted, score)}
     out.update(update_ms=float(np.median(update_ms)) if update_ms else float("nan"), train_s=t1 - t0,
                eval_s=time.perf_counter() - t1, bytes_per_class=float(learner.memory_bytes_per_class()))

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from chhnn_ros.bench.openset import OpenSetData, load_openset
+from chhnn_ros.bench.openset import OpenSetData, load_openset, score_test, teach_known
 from chhnn_ros.learning.base import KNOWN_QUANTILE
 
 SCORES = ("learner", "knn-cos", "knn-l2", "gauss-full", "mlp-knn-cos", "mlp-max-logit")
@@ -75,15 +75,13 @@ def reject_at_known_rate(score: np.ndarray, known: np.ndarray, rate: float) -> f
     return float((score[~known] < thr).mean())
 
 
-def _normalised(A: np.ndarray) -> np.ndarray:
-    return A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-12)
-
-
 def _knn_score(train: np.ndarray, test: np.ndarray, k: int, metric: str) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
+    from chhnn_ros.perception.encoders.base import l2_normalize
+
     if metric == "cosine":  # Euclidean on unit vectors orders as cosine distance does
-        train, test = _normalised(train), _normalised(test)
+        train, test = l2_normalize(train), l2_normalize(test)
     dist, _ = NearestNeighbors(n_neighbors=min(k, len(train))).fit(train).kneighbors(test)
     return -dist[:, -1]
 
@@ -124,35 +122,20 @@ def _mlp_scores(train: np.ndarray, y: np.ndarray, test: np.ndarray, seed: int) -
     return {"mlp-knn-cos": _knn_score(f_train, f_test.numpy(), MLP_KNN, "cosine"), "mlp-max-logit": logits.max(1)}
 
 
-def _learner_run(method: str, seed: int, data: OpenSetData, teach_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(known-ness, correct) of the learner taught as ``chhnn-bench openset`` teaches it."""
-    from chhnn_ros.bench.protocol import EVAL_BATCH, build, teach_step
-
-    learner = build(method, int(data.X_train.shape[1]), seed, "class-il")
-    rng = np.random.default_rng(seed)
-    for k in range(data.stream.n_steps):
-        teach_step(learner, data.stream, data.X_train, k, teach_size, rng, [])
-    parts = [learner.predict_open_detail(data.X_test[i : i + EVAL_BATCH])
-             for i in range(0, len(data.X_test), EVAL_BATCH)]
-    nearest = np.concatenate([p.nearest for p in parts])
-    correct = np.array([a == b for a, b in zip(nearest, data.y_test)], dtype=bool)
-    return np.concatenate([p.known for p in parts]), correct
-
-
 def bounds(data: OpenSetData, method: str, seed: int, teach_size: int, budget: float) -> dict[str, Any]:
     from sklearn.metrics import roc_auc_score
 
-    learner_score, correct = _learner_run(method, seed, data, teach_size)
+    correct, learner_score, _ = score_test(teach_known(method, seed, data, teach_size), data)
     train, y = np.asarray(data.X_train, np.float64), np.asarray(data.stream.y_train, dtype=object).astype(str)
     test = np.asarray(data.X_test, np.float64)
-    makers: dict[str, Callable[[], dict[str, np.ndarray]]] = {
-        "learner": lambda: {"learner": learner_score},
-        "knn": lambda: {"knn-cos": _knn_score(train, test, 1, "cosine"), "knn-l2": _knn_score(train, test, 1, "l2")},
-        "gauss-full": lambda: {"gauss-full": _gauss_full(train, y, test)},
-        "mlp": lambda: _mlp_scores(train, y, test, seed),
-    }
+    makers: list[Callable[[], dict[str, np.ndarray]]] = [
+        lambda: {"learner": learner_score},
+        lambda: {"knn-cos": _knn_score(train, test, 1, "cosine"), "knn-l2": _knn_score(train, test, 1, "l2")},
+        lambda: {"gauss-full": _gauss_full(train, y, test)},
+        lambda: _mlp_scores(train, y, test, seed),
+    ]
     scores: dict[str, Any] = {}
-    for make in makers.values():
+    for make in makers:
         t0 = time.perf_counter()
         for name, s in make().items():
             s = np.nan_to_num(s, nan=-np.inf)
