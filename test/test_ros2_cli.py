@@ -188,6 +188,16 @@ def _where(pids: list[int]) -> str:
     return "; ".join(out)
 
 
+def _running(pid: int) -> bool:
+    """Not yet exited.  A zombie has exited: reaping it is the job of whatever adopted it (PID 1 or a
+    subreaper), which in a container may be slow to do so."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def test_the_nodes_stop_when_the_launch_is_killed(env, tmp_path):
     """ros2 launch exits on SIGTERM without stopping its nodes; ours stop themselves when it is gone."""
     launch = Launch(env, tmp_path / "launch.log", f"params_file:={params_file(tmp_path)}")
@@ -199,9 +209,9 @@ def test_the_nodes_stop_when_the_launch_is_killed(env, tmp_path):
         launch.proc.send_signal(signal.SIGTERM)  # the launch process only, as `kill PID` does
         launch.proc.wait(30)
         end = time.monotonic() + 40.0
-        while time.monotonic() < end and any(Path(f"/proc/{p}").exists() for p in pids):
+        while time.monotonic() < end and any(_running(p) for p in pids):
             time.sleep(0.5)
-        left = [p for p in pids if Path(f"/proc/{p}").exists()]
+        left = [p for p in pids if _running(p)]
         assert not left, f"nodes {left} outlived the launch ({_where(left)}):\n{launch.text()[-3000:]}"
     finally:
         for p in pids:
