@@ -176,26 +176,29 @@ def test_perception_on_an_external_camera_topic(env, tmp_path):
     assert code == 0, launch.text()[-3000:]
 
 
-def _where(pids: list[int]) -> str:
-    """Each process's state and the kernel function each of its threads waits in (why it did not stop)."""
-    out = []
-    for p in pids:
-        with contextlib.suppress(OSError):
-            lines = Path(f"/proc/{p}/status").read_text().splitlines()
-            state = next(line for line in lines if line.startswith("State"))
-            waits = sorted({t.joinpath("wchan").read_text() for t in Path(f"/proc/{p}/task").iterdir()})
-            out.append(f"{p}: {state}, threads wait in {waits}")
-    return "; ".join(out)
+def _state(pid: int) -> str | None:
+    """The process's state letter (R, S, D, Z, ...); None once it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return None
+    return next(line for line in lines if line.startswith("State:")).split()[1]
 
 
 def _running(pid: int) -> bool:
     """Not yet exited.  A zombie has exited: reaping it is the job of whatever adopted it (PID 1 or a
     subreaper), which in a container may be slow to do so."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    return _state(pid) not in (None, "Z")
+
+
+def _where(pids: list[int]) -> str:
+    """Each process's state and the kernel function each of its threads waits in (why it did not stop)."""
+    out = []
+    for p in pids:
+        with contextlib.suppress(OSError):
+            waits = sorted({t.joinpath("wchan").read_text() for t in Path(f"/proc/{p}/task").iterdir()})
+            out.append(f"{p}: state {_state(p)}, threads wait in {waits}")
+    return "; ".join(out)
 
 
 def test_the_nodes_stop_when_the_launch_is_killed(env, tmp_path):
